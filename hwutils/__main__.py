@@ -1,0 +1,3 @@
+from hwutils.batch import main
+
+raise SystemExit(main())

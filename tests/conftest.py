@@ -1,0 +1,70 @@
+"""Shared test fixtures: smoke runs of the notebooks, executed once per test session.
+
+A notebook's smoke run is expensive, and several tests read it (does it execute, did the model
+learn, is it deterministic). ``smoke_run(name)`` executes it at most once per session, even
+across pytest-xdist workers (a file lock in a folder every worker shares), and returns the
+outcome and the ``results.json`` it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from filelock import FileLock
+
+from hwutils.batch import discover_notebooks, execute_notebook
+
+
+@dataclass
+class SmokeRun:
+    name: str
+    ok: bool
+    seconds: float
+    error: str
+    output_dir: Path
+    results: dict[str, Any] | None
+
+    def method(self, name: str) -> dict[str, Any]:
+        assert self.results is not None, f"{self.name} wrote no results.json: {self.error}"
+        return self.results["methods"][name]
+
+
+def notebook_path(name: str) -> Path:
+    matches = [p for p in discover_notebooks() if p.stem == name]
+    assert matches, f"no notebook {name}"
+    return matches[0]
+
+
+@pytest.fixture(scope="session")
+def smoke_root(tmp_path_factory, worker_id) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    root = (base if worker_id == "master" else base.parent) / "smoke-runs"
+    root.mkdir(exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def smoke_run(smoke_root):
+    """``smoke_run(name, tag="main", output_dir=None, **parameters)`` -> :class:`SmokeRun`.
+
+    Runs with the same ``(name, tag)`` share one execution. ``output_dir`` reuses another run's
+    folder (to test resuming); extra keyword arguments go to ``execute_notebook``.
+    """
+
+    def run(name: str, tag: str = "main", output_dir: Path | None = None, **parameters: Any) -> SmokeRun:
+        folder = Path(output_dir) if output_dir else smoke_root / f"{name}-{tag}"
+        marker = smoke_root / f"{name}-{tag}.outcome.json"
+        with FileLock(str(smoke_root / f"{name}-{tag}.lock")):
+            if not marker.exists():
+                outcome = execute_notebook(notebook_path(name), folder, "smoke", threads=1, **parameters)
+                marker.write_text(json.dumps({"ok": outcome.ok, "seconds": outcome.seconds, "error": outcome.error}))
+        outcome = json.loads(marker.read_text())
+        results_file = folder / "results.json"
+        results = json.loads(results_file.read_text()) if results_file.exists() else None
+        return SmokeRun(name, outcome["ok"], outcome["seconds"], outcome["error"], folder, results)
+
+    return run
