@@ -106,6 +106,7 @@ def execute_notebook(notebook: Path, output_dir: Path, profile: str, seed: int |
     failing cell (the outcome says where it failed)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
 
     output_dir = Path(output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -119,11 +120,14 @@ def execute_notebook(notebook: Path, output_dir: Path, profile: str, seed: int |
     os.environ[HEADLESS_ENV] = "1"
     if threads:
         os.environ["OMP_NUM_THREADS"] = str(threads)
+    # The kernel is local: talk to it over Unix sockets instead of unencrypted TCP ports.
+    kernel_config = Config()
+    kernel_config.KernelManager.transport = "ipc"
     start = time.perf_counter()
     error = ""
     try:
         papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name=ensure_kernel(),
-                                   cwd=str(notebook.parent), progress_bar=False)
+                                   cwd=str(notebook.parent), progress_bar=False, config=kernel_config)
     except PapermillExecutionError as failure:
         first_line = next((line.strip() for line in failure.source.splitlines() if line.strip()), "")
         error = f"cell In[{failure.exec_count}] `{first_line[:60]}` raised {failure.ename}: {failure.evalue}"
