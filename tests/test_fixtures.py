@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from pathlib import Path
 
@@ -48,3 +49,16 @@ def test_fixture_is_cached_and_rebuilt_when_its_version_changes(tmp_path, monkey
 def test_unknown_fixture_lists_the_valid_ones(tmp_path):
     with pytest.raises(ConfigError, match="unknown fixture 'nope'; valid fixtures: .*dialogue_corpus"):
         fixtures.fixture_path("nope", tmp_path)
+
+
+def test_rebuilt_dataset_fixture_is_not_read_from_a_stale_cache(tmp_path):
+    import datasets
+
+    from hwutils.data import load_split
+
+    folder = tmp_path / "splits"
+    for n in (10, 20):  # the same folder rewritten with other content, as after a version bump
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        fixtures.write_dataset_splits(folder, {"train": datasets.Dataset.from_dict({"x": list(range(n))})})
+        assert len(load_split(str(folder), "train")) == n
