@@ -76,17 +76,23 @@ def image_transforms(processor: Any, crop_scale: Sequence[float] = (0.08, 1.0)) 
     return ImageTransforms(train=train, eval=evaluate, size=size, mean=mean, std=std)
 
 
-def batch_transform(transform: Callable[[Image.Image], torch.Tensor], image_column: str = "image",
-                    label_column: str = "label") -> Callable[[dict], dict]:
-    """A function for ``Dataset.set_transform``: a batch of rows in, ``pixel_values`` (and labels) out."""
+@dataclass(frozen=True)
+class BatchTransform:
+    """For ``Dataset.set_transform``: a batch of rows in, ``pixel_values`` (and the labels) out.
 
-    def apply(batch: dict) -> dict:
-        out = {"pixel_values": [transform(image) for image in batch[image_column]]}
-        if label_column in batch:
-            out[label_column] = batch[label_column]
+    A small class rather than a closure, so that ``DataLoader`` worker processes can pickle it
+    (``dataloader_num_workers > 0`` on systems that spawn workers, such as macOS and Windows).
+    """
+
+    transform: Callable[[Image.Image], torch.Tensor]
+    image_column: str = "image"
+    label_column: str = "label"
+
+    def __call__(self, batch: dict) -> dict:
+        out = {"pixel_values": [self.transform(image) for image in batch[self.image_column]]}
+        if self.label_column in batch:
+            out[self.label_column] = batch[self.label_column]
         return out
-
-    return apply
 
 
 def collate_images(examples: Sequence[dict], label_column: str = "label") -> dict[str, torch.Tensor]:

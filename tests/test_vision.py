@@ -102,14 +102,22 @@ def test_eval_is_deterministic_and_train_augments_reproducibly_under_a_seed(tran
 
 def test_batch_transform_and_collate_build_a_model_batch(transforms):
     batch = {"image": [random_image(40, 40, seed=s) for s in range(3)], "label": [2, 0, 1]}
-    out = vision.batch_transform(transforms.eval)(batch)
+    out = vision.BatchTransform(transforms.eval)(batch)
     assert set(out) == {"pixel_values", "label"} and len(out["pixel_values"]) == 3
     rows = [{"pixel_values": p, "label": y} for p, y in zip(out["pixel_values"], out["label"])]
     collated = vision.collate_images(rows)
     assert collated["pixel_values"].shape == (3, 3, 32, 32)
     assert collated["labels"].tolist() == [2, 0, 1] and collated["labels"].dtype == torch.long
-    unlabelled = vision.batch_transform(transforms.eval)({"image": batch["image"]})
+    unlabelled = vision.BatchTransform(transforms.eval)({"image": batch["image"]})
     assert set(unlabelled) == {"pixel_values"}
+
+
+def test_batch_transform_survives_pickling_for_dataloader_workers(transforms):
+    import pickle
+
+    restored = pickle.loads(pickle.dumps(vision.BatchTransform(transforms.eval)))
+    image = random_image(40, 40)
+    assert torch.equal(restored({"image": [image]})["pixel_values"][0], transforms.eval(image))
 
 
 # ---------------------------------------------------------------------------------------------
