@@ -131,11 +131,11 @@ def keep_cpu_4bit_layout(model: torch.nn.Module) -> int:
 
 
 def dequantized_base(model_class: Any, source: str, device: torch.device | str, dtype: torch.dtype,
-                     **kwargs: Any) -> Any:
-    """The base model with exactly the weights the QLoRA adapter was trained against: loaded in
-    4-bit NF4 as for training, then dequantised to ``dtype`` (bf16 on a GPU, fp32 on a CPU).
-    Without 4-bit support, the plain model in ``dtype`` (it is what the adapter saw then)."""
-    loaded = load_quantized(model_class, source, device, dtype, **kwargs)
+                     quantize: bool = True, **kwargs: Any) -> Any:
+    """The base model with exactly the weights the QLoRA adapter was trained against: loaded as
+    for training (4-bit NF4 when ``quantize`` and the device allows it), then dequantised to
+    ``dtype`` (bf16 on a GPU, fp32 on a CPU). An unquantised load is returned as it is."""
+    loaded = load_quantized(model_class, source, device, dtype, quantize=quantize, **kwargs)
     return loaded.model.dequantize() if loaded.quantized else loaded.model
 
 
