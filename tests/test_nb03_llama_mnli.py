@@ -30,9 +30,9 @@ def test_qlora_sft_and_the_classification_head_beat_chance(run):
 def test_the_scoring_reader_never_yields_an_unparseable_answer(run):
     icl = [record for name, record in run.results["methods"].items() if name.startswith("icl_")]
     assert len(icl) >= 5  # zero- and one-shot in both styles, plus few-shot extras
-    assert all(record["metrics"]["unparseable (scoring)"] == 0 for record in icl)
+    assert all(record["metrics"]["unparseable_scoring"] == 0 for record in icl)
     assert run.method("qlora_sft")["unparseable_share"] == 0
-    shares = [record["metrics"]["unparseable (generation)"] for record in icl]
+    shares = [record["metrics"]["unparseable_generation"] for record in icl]
     assert all(0 <= share <= 1 for share in shares)  # generation's share is reported, whatever it is
 
 

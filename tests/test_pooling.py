@@ -82,3 +82,23 @@ def test_set_pad_token_uses_end_of_text_and_tells_the_model():
     message = pooling.set_pad_token(tokenizer, model)
     assert tokenizer.pad_token == tokenizer.eos_token and model.config.pad_token_id == tokenizer.eos_token_id
     assert "end-of-text" in message
+
+
+def test_head_logits_by_position_match_the_model_and_first_token_features_are_constant():
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
+
+    from hwutils import fixtures
+
+    tokenizer = AutoTokenizer.from_pretrained(fixtures.fixture_path("tiny_llama"))
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, num_labels=3)
+    model = LlamaForSequenceClassification(config).eval()
+    pooling.set_pad_token(tokenizer, model)
+    texts = ["Premise: The critic is reading.\nAnswer:", "Premise: A young girl is singing on a stage today.\nAnswer:",
+             "Premise: Our guide is swimming.\nAnswer:"]
+    logits = pooling.head_logits_by_position(model, tokenizer, texts, batch_size=2)
+    torch.testing.assert_close(logits["last"], logits["model"])
+    assert (logits["first"] - logits["first"][0]).abs().max() == 0
+    features = pooling.pooled_features(model, tokenizer, texts, batch_size=3)
+    assert features["last"].shape == (3, 32) and (features["first"] - features["first"][0]).abs().max() == 0
