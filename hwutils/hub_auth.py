@@ -33,6 +33,7 @@ def token_source() -> str | None:
 
 
 def gated_message(model_id: str, has_token: bool) -> str:
+    """What to do when the Hub refuses a gated model: with no token, log in; with one, accept the licence."""
     page = f"https://huggingface.co/{model_id}"
     if not has_token:
         return (f"model {model_id!r} is gated and no Hugging Face token was found: accept its licence at {page}, "

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from hwutils.errors import ConfigError
+
 # From meta-llama/Meta-Llama-3-8B/config.json (architecture values only).
 LLAMA_3_8B: dict[str, Any] = {
     "vocab_size": 128256, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
@@ -48,8 +50,6 @@ def lora_parameters(config: Any, r: int, targets: Iterable[str]) -> int:
     shapes = projection_shapes(config)
     unknown = set(targets) - set(shapes)
     if unknown:
-        from hwutils.errors import ConfigError
-
         raise ConfigError(f"unknown LoRA target(s) {sorted(unknown)}; Llama's projections: {', '.join(shapes)}")
     return _get(config, "num_hidden_layers") * sum(r * sum(shapes[t]) for t in targets)
 

@@ -10,7 +10,7 @@
 * Merging: a QLoRA adapter was trained against the *dequantised* 4-bit weights. Merging it into a
   bf16/fp32 copy of exactly those weights (:func:`dequantized_base`) reproduces the adapter model;
   merging it into the 4-bit weights themselves (peft's ``merge_and_unload`` on the 4-bit model)
-  re-quantises ``W + BA`` and rounds the update away (:func:`weight_drift` measures by how much).
+  re-quantises ``W + BA`` and rounds much of the update away (:func:`merge_error` measures how much).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import torch
 # is not installed; its built-in CPU kernels are used instead. Silence it before anything imports it.
 logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
-from hwutils.hub_auth import access_errors  # noqa: E402  (after the logger is silenced)
+from hwutils.errors import ConfigError  # noqa: E402  (imports after the logger is silenced)
+from hwutils.hub_auth import access_errors  # noqa: E402
 from hwutils.models import from_pretrained  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -42,14 +43,14 @@ def resolve_dtype(name: str, device: torch.device | str) -> torch.dtype:
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.float32
     if name not in DTYPES:
-        from hwutils.errors import ConfigError
-
         raise ConfigError(f"unknown dtype {name!r}; valid dtypes: auto, {', '.join(DTYPES)}")
     return DTYPES[name]
 
 
 @dataclass(frozen=True)
 class FourBitSupport:
+    """Whether 4-bit NF4 layers run on a device, and why (or why not)."""
+
     available: bool
     reason: str
 
