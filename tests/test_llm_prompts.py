@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 import torch
 
 from hwutils import llm_prompts
@@ -109,7 +107,7 @@ def test_prompts_and_demonstrations():
     first, query = prompt.split(llm_prompts.DEMONSTRATION_SEPARATOR)
     assert first.endswith("Answer:" + LABEL_WORDS.continuation(demos[0]["label"]))
     assert query.startswith("Premise: A man sleeps.\nHypothesis: A man is awake.") and query.endswith("Answer:")
-    assert YES_MAYBE_NO.continuation(2) == " no" and math.isclose(len(llm_prompts.STYLES), 2)
+    assert YES_MAYBE_NO.continuation(2) == " no" and len(llm_prompts.STYLES) == 2
 
 
 def test_tiny_llama_fixture_loads_like_a_llama_3_checkpoint():

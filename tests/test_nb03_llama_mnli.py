@@ -57,7 +57,8 @@ def test_parameter_counts_analytic_equal_counted(run):
     parameters = run.results["parameters"]
     llama = parameters["llama_3_8b"]
     assert llama["lora_analytic"] == llama["lora_counted"] == 32_505_856
-    assert llama["total_analytic"] == 8_030_261_248
+    assert llama["total_analytic"] == llama["total_counted"] == 8_030_261_248
+    assert llama["total_with_lora"] == llama["total_counted"] + llama["lora_counted"]
     this = parameters["this_model"]
     assert this["lora_analytic"] == this["lora_counted"] == run.method("qlora_sft")["trainable_parameters"]
     assert this["head_analytic"] == this["head_counted"]
