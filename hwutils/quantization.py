@@ -27,7 +27,6 @@ import torch
 logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 from hwutils.errors import ConfigError  # noqa: E402  (imports after the logger is silenced)
-from hwutils.hub_auth import access_errors  # noqa: E402
 from hwutils.models import from_pretrained  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -101,13 +100,12 @@ def load_quantized(model_class: Any, source: str, device: torch.device | str, co
     embeddings, a classification head) are kept in ``compute_dtype``."""
     device = torch.device(device)
     support = four_bit_support(str(device))
-    with access_errors(source):
-        if quantize and support.available:
-            model = from_pretrained(model_class, source, quantization_config=nf4_config(compute_dtype),
-                                    device_map={"": str(device)}, dtype=compute_dtype, **kwargs)
-            keep_cpu_4bit_layout(model)
-            return LoadedModel(model, True, f"loaded in 4-bit NF4 ({support.reason}), compute dtype {compute_dtype}")
-        model = from_pretrained(model_class, source, dtype=compute_dtype, **kwargs).to(device)
+    if quantize and support.available:  # from_pretrained turns Hub refusals into one AccessError
+        model = from_pretrained(model_class, source, quantization_config=nf4_config(compute_dtype),
+                                device_map={"": str(device)}, dtype=compute_dtype, **kwargs)
+        keep_cpu_4bit_layout(model)
+        return LoadedModel(model, True, f"loaded in 4-bit NF4 ({support.reason}), compute dtype {compute_dtype}")
+    model = from_pretrained(model_class, source, dtype=compute_dtype, **kwargs).to(device)
     why = "4-bit loading was switched off" if not quantize else f"4-bit NF4 is unavailable: {support.reason}"
     return LoadedModel(model, False, f"{why}; continuing UNQUANTISED in {compute_dtype} (same code, more memory)")
 

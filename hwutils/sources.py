@@ -32,25 +32,54 @@ def check_source(source: str, what: str = "dataset") -> str:
     return source
 
 
+LOGIN_HELP = ("run `huggingface-cli login` (or `export HF_TOKEN=<your token>`) in a terminal, then restart "
+              "the kernel; never put the token in the notebook")
+
+
+def token_source() -> str | None:
+    """Where this machine's Hub token comes from (``"HF_TOKEN"`` or ``"huggingface-cli login"``), or None.
+
+    The token itself is never returned, printed or stored by hwutils.
+    """
+    from huggingface_hub import get_token
+
+    if os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN"):
+        return "HF_TOKEN"
+    return "huggingface-cli login" if get_token() else None
+
+
+def gated_message(source: str, has_token: bool) -> str:
+    """What to do when the Hub refuses a gated repository: with no token, log in; with one, accept the licence."""
+    page = f"https://huggingface.co/{source}"
+    if not has_token:
+        return f"{source!r} is gated and no Hugging Face token was found: accept its licence at {page}, then {LOGIN_HELP}"
+    return (f"{source!r} is gated and your Hugging Face token was refused: accept its licence at {page} with the "
+            f"account of that token (approval can take a while), or log in with another account: {LOGIN_HELP}")
+
+
 @contextlib.contextmanager
 def hub_errors(source: str, what: str = "dataset") -> Iterator[None]:
-    """Translate Hub failures while loading ``source`` into one clear ``AccessError``."""
+    """Translate Hub failures while loading ``source`` into one clear ``AccessError``.
+
+    Libraries often wrap the Hub's error (transformers raises ``OSError(...) from GatedRepoError``),
+    so the cause is looked at too; an unrelated ``OSError`` (a full disk) passes through.
+    """
     from huggingface_hub import errors as hub
 
     try:
         yield
-    except hub.GatedRepoError:
-        raise AccessError(
-            f"{what} {source!r} is gated: accept its licence on huggingface.co, then log in with "
-            "`huggingface-cli login` or export HF_TOKEN=<your token> before starting Jupyter"
-        ) from None
-    except hub.RepositoryNotFoundError:
-        raise AccessError(
-            f"{what} {source!r} was not found on the Hub (or it is private and no valid token is set: "
-            "`huggingface-cli login` or export HF_TOKEN)"
-        ) from None
-    except (hub.LocalEntryNotFoundError, hub.OfflineModeIsEnabled, ConnectionError) as error:
-        raise AccessError(
-            f"{what} {source!r} could not be fetched from the Hub ({type(error).__name__}): this machine "
-            "is offline or the Hub is unreachable; use PROFILE='smoke' or point the setting at a local copy"
-        ) from None
+    except Exception as error:
+        cause = error if isinstance(error, hub.HfHubHTTPError) else (error.__cause__ or error)
+        if isinstance(cause, hub.GatedRepoError):
+            raise AccessError(f"{what} " + gated_message(source, has_token=token_source() is not None)) from None
+        if isinstance(cause, hub.RepositoryNotFoundError):
+            raise AccessError(
+                f"{what} {source!r} was not found on the Hub (or it is private and no valid token is set): "
+                f"check the id, or {LOGIN_HELP}"
+            ) from None
+        if isinstance(cause, (hub.LocalEntryNotFoundError, hub.OfflineModeIsEnabled, ConnectionError)):
+            raise AccessError(
+                f"{what} {source!r} could not be fetched from the Hub ({type(cause).__name__}): this machine "
+                "is offline or the Hub is unreachable; use PROFILE='smoke' or point the setting at a local copy"
+            ) from None
+        raise

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import huggingface_hub.constants  # noqa: F401  (so monkeypatch can reach it as an attribute)
 import pytest
 
 from hwutils import hub_auth
+from hwutils.sources import hub_errors
 from hwutils.errors import AccessError
 
 MODEL = "meta-llama/Meta-Llama-3-8B"
@@ -85,11 +87,11 @@ def test_gated_error_raised_while_loading_becomes_one_access_error(no_token):
     from huggingface_hub.errors import GatedRepoError
 
     with pytest.raises(AccessError, match="is gated and no Hugging Face token was found"):
-        with hub_auth.access_errors(MODEL):
+        with hub_errors(MODEL, "model"):
             try:
                 raise GatedRepoError("403")
             except GatedRepoError as cause:  # what transformers does: OSError(...) from GatedRepoError
                 raise OSError("You are trying to access a gated repo.") from cause
     with pytest.raises(OSError, match="disk full"):  # other OSErrors pass through
-        with hub_auth.access_errors(MODEL):
+        with hub_errors(MODEL, "model"):
             raise OSError("disk full")
