@@ -71,11 +71,14 @@ class BatchStream:
         self.batch_size = batch_size
         self.generator = generator
         self._order: list[int] = []
+        self._position = 0
 
     def __call__(self) -> dict[str, torch.Tensor]:
-        if len(self._order) < self.batch_size:  # start a new epoch (a last partial batch is dropped)
+        if self._position + self.batch_size > len(self._order):  # a new epoch (a last partial batch is dropped)
             self._order = torch.randperm(len(self.rows), generator=self.generator).tolist()
-        chosen, self._order = self._order[: self.batch_size], self._order[self.batch_size :]
+            self._position = 0
+        chosen = self._order[self._position : self._position + self.batch_size]
+        self._position += self.batch_size
         return pad_batch([self.rows[i] for i in chosen], self.pad_token_id)
 
 
@@ -95,8 +98,9 @@ class TrainableState(nn.Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.model(*args, **kwargs)
 
-    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:  # noqa: ARG002 (same signature)
-        return {name: p.detach().clone() for name, p in self.model.named_parameters() if p.requires_grad}
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
+        # copied to the CPU: a full fine-tuning checkpoint must not need a second copy of the model in GPU memory
+        return {name: p.detach().to("cpu", copy=True) for name, p in self.model.named_parameters() if p.requires_grad}
 
     def load_state_dict(self, state: Mapping[str, torch.Tensor], strict: bool = True, assign: bool = False):
         parameters = dict(self.model.named_parameters())
@@ -109,15 +113,16 @@ class TrainableState(nn.Module):
 
 
 def autocast_context(device: torch.device, dtype_name: str):
-    """``torch.autocast`` for ``"bfloat16"``/``"float16"``; ``"auto"`` picks bfloat16 on GPUs that
-    support it and plain float32 elsewhere; ``"float32"`` disables autocast."""
+    """``torch.autocast`` in bfloat16 for ``"bfloat16"``; ``"auto"`` picks bfloat16 on GPUs that support it
+    and plain float32 elsewhere; ``"float32"`` disables autocast. (float16 is not offered: training in it
+    needs loss scaling, which bfloat16's wider exponent makes unnecessary.)"""
     if dtype_name == "auto":
         dtype_name = "bfloat16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "float32"
     if dtype_name == "float32":
         return contextlib.nullcontext()
-    if dtype_name not in ("bfloat16", "float16"):
-        raise ConfigError(f"autocast dtype must be auto, float32, bfloat16 or float16, got {dtype_name!r}")
-    return torch.autocast(device.type, dtype=getattr(torch, dtype_name))
+    if dtype_name != "bfloat16":
+        raise ConfigError(f"autocast dtype must be auto, float32 or bfloat16, got {dtype_name!r}")
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
