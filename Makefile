@@ -8,7 +8,7 @@ TORCH_PINS   := torch==2.14.1 torchvision==0.29.1
 # it goes in without its dependencies, and hwutils.compat makes it importable.
 NO_DEPS_PINS := opendelta==0.3.2
 PROFILE ?= smoke
-JOBS    ?= 1
+JOBS    ?= 2
 ARGS    ?=
 
 .PHONY: setup run test pdf lab clean-reports clean

@@ -97,3 +97,9 @@ def test_cli_lists_notebooks():
 def test_parse_override():
     assert batch._parse_override("max_steps=10") == ("max_steps", 10)
     assert batch._parse_override("dataset=/data/x") == ("dataset", "/data/x")
+
+
+def test_smoke_notebooks_run_on_one_thread_and_full_shares_the_cores():
+    assert batch.default_threads("smoke", 1) == 1 and batch.default_threads("smoke", 4) == 1
+    assert batch.default_threads("full", 1) >= 1
+    assert batch.default_threads("full", 1000) == 1
