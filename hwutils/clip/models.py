@@ -93,8 +93,8 @@ def load_clip(name: str, pretrained: str, device: torch.device | str = "cpu", co
         model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained, device=device)
     except RuntimeError as error:
         if "download" in str(error).lower():
-            raise AccessError(f"the weights {name}/{pretrained} could not be fetched from the Hub ({error}); this machine "
-                              "is offline or the Hub is unreachable; use PROFILE='smoke' or a local checkpoint file") from None
+            raise AccessError(f"the weights {name}/{pretrained} could not be fetched from the Hub: this machine is offline "
+                              "or the Hub is unreachable; use PROFILE='smoke' or give a local checkpoint file as `pretrained`") from None
         raise
     model.eval()
     return ClipModel(name, pretrained, model, preprocess, open_clip.get_tokenizer(name), torch.device(device))
