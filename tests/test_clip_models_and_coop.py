@@ -57,3 +57,26 @@ def test_coop_trains_only_the_context_vectors(tmp_path):
     assert not torch.equal(coop.context.detach(), context_before)
     assert all(torch.equal(v, frozen_before[k]) for k, v in clip.model.state_dict().items())
     assert all(p.grad is None for p in clip.model.parameters())
+
+
+def test_class_prompt_search_changes_only_the_searched_class(tmp_path):
+    from hwutils.clip import zero_shot
+
+    clip = tiny_clip(tmp_path)
+    templates = ["a photo of a {}.", "a {}."]
+    per_template = {t: zero_shot.class_embeddings(clip, NAMES, t) for t in templates}
+    ensemble = zero_shot.ensemble(list(per_template.values()))
+    features = torch.nn.functional.normalize(torch.randn(9, SPEC.width, generator=torch.Generator().manual_seed(0)), dim=-1)
+    labels = torch.tensor([0, 1, 2] * 3)
+    rows, variants = zero_shot.class_prompt_search(clip, ensemble, 1, NAMES[1], ["a {} dog.", "my {}."], per_template,
+                                                   features, labels)
+    assert [r["variant"] for r in rows] == ["unchanged", "alone", "added to the ensemble", "alone", "added to the ensemble"]
+    assert rows[1]["prompt"] == "a golden retriever dog." and torch.equal(variants[0], ensemble)
+    for embs in variants:
+        assert torch.equal(embs[[0, 2]], ensemble[[0, 2]])  # the other classes keep their embeddings
+    assert torch.allclose(variants[1][1], clip.encode_text(["a golden retriever dog."])[0], atol=1e-6)
+    expected_added = zero_shot.ensemble([per_template[t][1] for t in templates] + [clip.encode_text(["a golden retriever dog."])[0]])
+    assert torch.allclose(variants[2][1], expected_added, atol=1e-6)
+    for row, embs in zip(rows, variants):  # each row scores its own variant
+        predicted = zero_shot.zero_shot_logits(features, embs).argmax(dim=1).numpy()
+        assert row["accuracy"] == pytest.approx((predicted == labels.numpy()).mean())

@@ -83,29 +83,29 @@ def with_class_embedding(class_embs: torch.Tensor, class_index: int, embedding: 
 
 def class_prompt_search(clip: ClipModel, class_embs: torch.Tensor, class_index: int, class_name: str,
                         candidates: Sequence[str], template_embs: Mapping[str, torch.Tensor],
-                        features: torch.Tensor, labels: torch.Tensor) -> list[dict[str, Any]]:
+                        features: torch.Tensor, labels: torch.Tensor) -> tuple[list[dict[str, Any]], list[torch.Tensor]]:
     """Try prompts for ONE class, leaving every other class's embedding as it is.
 
     Each candidate template is tried alone and added to the class's template ensemble
     (``template_embs``: the per-template class embeddings the ensemble was built from). Every
     variant is scored on ``features``/``labels``, which must be held out from the test set (a
     validation part of train): the class's precision, recall and F1, and the overall accuracy.
-    The first row is the unchanged classifier.
+    Returns the rows (the first is the unchanged classifier) and each row's class embeddings.
     """
     y_true = labels.numpy()
-
-    def score(name: str, prompt: str, embs: torch.Tensor) -> dict[str, Any]:
-        y_pred = zero_shot_logits(features, embs).argmax(dim=1).numpy()
-        return {"variant": name, "prompt": prompt, **one_class_scores(y_true, y_pred, class_index)}
-
-    rows = [score("unchanged", "(the template ensemble)", class_embs)]
     class_rows = [e[class_index] for e in template_embs.values()]
+    variants = [("unchanged", "(the template ensemble)", class_embs)]
     for template in candidates:
-        candidate = clip.encode_text([template.format(class_name)])[0]
-        rows.append(score("alone", template.format(class_name), with_class_embedding(class_embs, class_index, candidate)))
-        rows.append(score("added to the ensemble", template.format(class_name),
-                          with_class_embedding(class_embs, class_index, ensemble([*class_rows, candidate]))))
-    return rows
+        prompt = template.format(class_name)
+        candidate = clip.encode_text([prompt])[0]
+        variants.append(("alone", prompt, with_class_embedding(class_embs, class_index, candidate)))
+        variants.append(("added to the ensemble", prompt,
+                         with_class_embedding(class_embs, class_index, ensemble([*class_rows, candidate]))))
+    rows = []
+    for name, prompt, embs in variants:
+        y_pred = zero_shot_logits(features, embs).argmax(dim=1).numpy()
+        rows.append({"variant": name, "prompt": prompt, **one_class_scores(y_true, y_pred, class_index)})
+    return rows, [embs for _, _, embs in variants]
 
 
 def best_variant(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
