@@ -18,11 +18,13 @@ def headless() -> bool:
 
 
 def progress(iterable: Iterable | None = None, **kwargs: Any):
-    """``tqdm.auto.tqdm`` in a live session, a text ``tqdm`` updating every 15 s when headless."""
+    """``tqdm.auto.tqdm`` in a live session; when headless, a text ``tqdm`` that appears only for
+    steps longer than 2 s and then updates every 15 s."""
     if headless():
         from tqdm import tqdm
 
         kwargs.setdefault("mininterval", 15.0)
+        kwargs.setdefault("delay", 2.0)  # a step that takes under 2 s leaves no bar in the report
         kwargs.setdefault("ascii", True)
         return tqdm(iterable, **kwargs)
     from tqdm.auto import tqdm

@@ -8,12 +8,14 @@ are seeded and label-balanced (:func:`balanced_subset`) or label-stratified
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from hwutils.errors import DataError
-from hwutils.sources import check_source, hub_errors
+from hwutils.sources import check_source, hub_errors, looks_like_path
 
 
 def load_split(source: str, split: str, **kwargs: Any):
@@ -21,13 +23,29 @@ def load_split(source: str, split: str, **kwargs: Any):
     import datasets
 
     source = check_source(source, "dataset")
-    with hub_errors(source, "dataset"):
+    with hub_errors(source, "dataset"), quiet_when_local(source):
         try:
             return datasets.load_dataset(source, split=split, **kwargs)
         except ValueError as error:
             if "split" in str(error).lower():
                 raise DataError(f"dataset {source!r} has no split {split!r}: {error}") from None
             raise
+
+
+@contextlib.contextmanager
+def quiet_when_local(source: str) -> Iterator[None]:
+    """No ``datasets`` progress bars while reading a local folder: there is nothing to download, and
+    an image folder would print a "Resolving data files" bar per split and call."""
+    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    quieten = looks_like_path(source) and not are_progress_bars_disabled()
+    if quieten:
+        disable_progress_bars()
+    try:
+        yield
+    finally:
+        if quieten:
+            enable_progress_bars()
 
 
 def require_columns(dataset, columns: list[str], source: str) -> None:

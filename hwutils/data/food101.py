@@ -8,14 +8,11 @@ report the final number once on the official ``validation`` split, never seen be
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from hwutils.data import balanced_subset, label_names, load_split, require_columns
 from hwutils.errors import DataError
-from hwutils.sources import looks_like_path
 
 
 @dataclass
@@ -61,9 +58,8 @@ def load_food101(source: str, *, train_examples: int, eval_fraction: float, test
     """
     if not 0 < eval_fraction < 1:
         raise DataError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
-    with _quiet_when_local(source):
-        train_pool = load_split(source, train_split)
-        test_pool = load_split(source, test_split)
+    train_pool = load_split(source, train_split)
+    test_pool = load_split(source, test_split)
     for dataset in (train_pool, test_pool):
         require_columns(dataset, ["image", "label"], source)
     names = label_names(train_pool)
@@ -73,19 +69,3 @@ def load_food101(source: str, *, train_examples: int, eval_fraction: float, test
     parts = chosen.train_test_split(test_size=eval_fraction, stratify_by_column="label", seed=seed)
     test = balanced_subset(test_pool, test_examples, seed)
     return ImageClassificationData(train=parts["train"], eval=parts["test"], test=test, names=names)
-
-
-@contextlib.contextmanager
-def _quiet_when_local(source: str) -> Iterator[None]:
-    """No ``datasets`` progress bars while reading a local folder: there is nothing to download, and
-    an image folder would print a "Resolving data files" bar per split and call."""
-    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
-
-    quieten = looks_like_path(source) and not are_progress_bars_disabled()
-    if quieten:
-        disable_progress_bars()
-    try:
-        yield
-    finally:
-        if quieten:
-            enable_progress_bars()
