@@ -165,3 +165,11 @@ def test_saving_a_merged_model_is_refused(tmp_path):
     lora.merge_lora(model)
     with pytest.raises(ConfigError, match="unmerge"):
         lora.save(model, tmp_path / "lora.pt")
+
+
+def test_added_layers_follow_the_models_mode():
+    """from_pretrained returns a model in eval mode: LoRA's dropout must not switch on behind its back."""
+    model = lora.add_lora(random_t5(), lora.LoraConfig(dropout=0.5))
+    assert not any(m.training for m in model.modules())
+    with torch.no_grad():
+        assert torch.equal(model(**inputs()).logits, model(**inputs()).logits)

@@ -79,6 +79,7 @@ class WithAdapter(nn.Module):
         super().__init__()
         self.base_layer = base_layer
         self.adapter = adapter
+        self.train(base_layer.training)  # join the model in the mode it is in
 
     def forward(self, *args, **kwargs):
         output = self.base_layer(*args, **kwargs)

@@ -59,6 +59,7 @@ class LoraLinear(nn.Module):
         self.lora_B = nn.Linear(r, self.out_features, bias=False, **factory)
         self.merged = False
         self.reset_lora_parameters()
+        self.train(base_layer.training)  # a layer added to a model in eval mode must not start dropping out
 
     def reset_lora_parameters(self) -> None:
         # A as nn.Linear's default (Kaiming-uniform, as peft and loralib do), B at zero: B A = 0 at the start.

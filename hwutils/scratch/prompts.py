@@ -58,6 +58,7 @@ class SoftPromptModel(nn.Module):
         embeddings = model.get_input_embeddings().weight
         ids = torch.as_tensor(list(init_ids), device=embeddings.device)
         self.prompt_embeddings = nn.Parameter(embeddings[ids].detach().clone())  # (n, d_model)
+        self.train(model.training)  # keep the wrapped model's mode (from_pretrained returns it in eval mode)
 
     @property
     def config(self):
