@@ -107,3 +107,25 @@ def test_saved_weights_exist_and_reload_to_the_recorded_accuracy(smoke_run, file
     accuracy = text2text.accuracy(model, split, text2text.label_token_ids(tokenizer, task.label_words),
                                   model.config.decoder_start_token_id)
     assert np.isclose(accuracy, run.results["methods"][method]["metrics"]["accuracy"], atol=1e-12)
+
+
+def test_full_profile_uses_t5_small_and_imdb_and_the_same_setting_names():
+    from hwutils.profiles import load_settings, profile_table
+
+    full = load_settings(NAME, "full")
+    assert (full.model, full.dataset) == ("t5-small", "imdb")
+    table = profile_table(NAME)
+    assert set(table["smoke"]) == set(table["full"])
+
+
+def test_unknown_profile_fails_at_once_with_one_clear_line(tmp_path):
+    import nbformat
+
+    from hwutils.batch import execute_notebook
+    from tests.conftest import notebook_path
+
+    outcome = execute_notebook(notebook_path(NAME), tmp_path, profile="bogus", threads=1)
+    assert not outcome.ok and "ConfigError: unknown profile 'bogus'; valid profiles: full, smoke" in outcome.error
+    executed = nbformat.read(outcome.notebook, as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert len(errors) == 1 and len(errors[0].traceback) == 1
