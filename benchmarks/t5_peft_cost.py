@@ -182,7 +182,7 @@ def measure_merged_lora(repeats: int, size: int, length: int, threads: int) -> d
     inputs = batch(size, length, base.config.vocab_size)
     with torch.no_grad():
         unmerged_out = merged(**inputs).logits
-        scratch_lora.merge_lora(merged)
+        scratch_lora.merge_and_unload(merged)  # back to plain nn.Linear layers holding W + (alpha/r) B A
         merged_out = merged(**inputs).logits
         times = {"base": [], "merged": []}
         for _ in range(repeats + 1):
@@ -201,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--length", type=int, default=256)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--latency-repeats", type=int, default=15)
-    parser.add_argument("--methods", nargs="*", default=METHODS)
+    parser.add_argument("--latency-repeats", type=int, default=30)
+    parser.add_argument("--methods", nargs="*", default=METHODS, help="training set-ups to measure (none: only the LoRA comparisons)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench")
     args = parser.parse_args(argv)
 

@@ -173,3 +173,14 @@ def test_added_layers_follow_the_models_mode():
     assert not any(m.training for m in model.modules())
     with torch.no_grad():
         assert torch.equal(model(**inputs()).logits, model(**inputs()).logits)
+
+
+def test_merge_and_unload_gives_back_a_plain_t5_with_the_same_outputs():
+    model = trained_lora_model()
+    with torch.no_grad():
+        before = model(**inputs()).logits
+        plain = lora.merge_and_unload(model)
+        after = plain(**inputs()).logits
+    assert not lora.lora_layers(plain) and not hasattr(plain, "lora_config")
+    assert set(plain.state_dict()) == set(random_t5().state_dict()), "the original architecture, parameter for parameter"
+    assert (after - before).abs().max() < 1e-5

@@ -128,6 +128,19 @@ def unmerge_lora(model: nn.Module) -> None:
         layer.unmerge()
 
 
+def merge_and_unload(model: nn.Module) -> nn.Module:
+    """Merge every LoRA update into its base weight and put the plain ``nn.Linear`` back in place of
+    the wrapper: the result is the original architecture again (as peft's ``merge_and_unload``)."""
+    for name, layer in lora_layers(model).items():
+        if not layer.merged:
+            layer.merge()
+        parent_name, _, child_name = name.rpartition(".")
+        setattr(model.get_submodule(parent_name), child_name, layer.base_layer)
+    if hasattr(model, "lora_config"):
+        del model.lora_config
+    return model
+
+
 def count_parameters(model_config, config: LoraConfig) -> int:
     """Trainable parameters of LoRA on a T5 with ``model_config``, from the two alone:
     ``r * (d_in + d_out)`` for every adapted matrix."""

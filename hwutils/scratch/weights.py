@@ -26,6 +26,7 @@ FORMAT = "hwutils.scratch/1"
 ARCHITECTURE_KEYS = ("model_type", "vocab_size", "d_model", "d_kv", "d_ff", "num_layers", "num_decoder_layers",
                      "num_heads", "feed_forward_proj", "hidden_size", "intermediate_size", "num_hidden_layers",
                      "num_attention_heads", "n_embd", "n_layer", "n_head")
+_MODULES = {"lora": "lora", "adapter": "adapters", "soft_prompt": "prompts"}  # method -> hwutils.scratch module
 
 
 def architecture(config: Any) -> dict[str, Any]:
@@ -84,5 +85,3 @@ def load_exactly(module: torch.nn.Module, state_dict: Mapping[str, torch.Tensor]
         for name, tensor in state_dict.items():
             own[name].copy_(tensor)
 
-
-_MODULES = {"lora": "lora", "adapter": "adapters", "soft_prompt": "prompts"}
