@@ -152,7 +152,8 @@ def measure_lora_pair(steps: int, size: int, length: int, threads: int) -> dict:
     inputs = batch(size, length, models["lora_scratch"].config.vocab_size)
     seconds = {name: [] for name in models}
     for step in range(steps + 2):
-        for name, model in models.items():
+        order = list(models.items())
+        for name, model in (order if step % 2 else order[::-1]):  # alternate which goes first: the second tends to be slower
             start = time.perf_counter()
             loss = model(**inputs).loss
             optimizers[name].zero_grad(set_to_none=True)
@@ -185,12 +186,13 @@ def measure_merged_lora(repeats: int, size: int, length: int, threads: int) -> d
         scratch_lora.merge_and_unload(merged)  # back to plain nn.Linear layers holding W + (alpha/r) B A
         merged_out = merged(**inputs).logits
         times = {"base": [], "merged": []}
-        for _ in range(repeats + 1):
-            for label, model in (("base", base), ("merged", merged)):
+        for repeat in range(repeats + 1):
+            pair = (("base", base), ("merged", merged))
+            for label, model in (pair if repeat % 2 else pair[::-1]):  # alternate the order: the second tends to be slower
                 start = time.perf_counter()
                 model(**inputs)
                 times[label].append(time.perf_counter() - start)
-    base_s, merged_s = statistics.median(times["base"][1:]), statistics.median(times["merged"][1:])
+    base_s, merged_s = statistics.median(times["base"][2:]), statistics.median(times["merged"][2:])
     return {"base_s": base_s, "merged_s": merged_s, "ratio": merged_s / base_s,
             "max_abs_logit_difference_merged_vs_unmerged": float((merged_out - unmerged_out).abs().max())}
 
