@@ -1,0 +1,258 @@
+"""What a training step costs on the real t5-small architecture, per fine-tuning method (CPU, offline).
+
+    PYTHONPATH=. python benchmarks/t5_peft_cost.py [--steps 6] [--batch 8] [--length 256] [--threads N]
+
+t5-small is built from its configuration (``fixture:t5_small_config``) with random weights, so
+nothing is downloaded. For full fine-tuning and each of the nine PEFT runs of notebook 01 (soft
+prompt, bottleneck adapter and LoRA, each from scratch, with peft / adapters and with opendelta),
+one fresh process builds the model, applies the method and times AdamW training steps on a batch of
+``--batch`` inputs of ``--length`` tokens (target: 2 tokens, as in the notebook). Each method runs in
+its own process so that its peak memory (the process's peak resident set, minus what the
+interpreter and the frozen model take before training starts) is its own. Finally, the inference
+latency of a LoRA model merged into its weights is compared with the base model's, and the step
+times of the from-scratch and peft LoRA are compared in one process with alternating steps
+(interleaved repetitions and medians, so that load from other processes affects both sides alike).
+
+Targets (issue 3): from-scratch LoRA step time within 5% of peft's; LoRA peak training memory at
+most 60% of full fine-tuning's; merged LoRA latency within 3% of the base model's.
+Results: ``reports/bench/t5_peft_cost.json`` and ``.md``; a table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+METHODS = ["full_finetuning", "prompt_scratch", "prompt_peft", "prompt_opendelta", "adapter_scratch", "adapter_adapters",
+           "adapter_opendelta", "lora_scratch", "lora_peft", "lora_opendelta"]
+HYPER = {"prompt_tokens": 20, "reduction_factor": 16, "r": 8, "alpha": 16, "dropout": 0.05, "targets": ["q", "v"]}
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def t5_small(seed: int = 0):
+    import torch
+    from transformers import AutoConfig, T5ForConditionalGeneration
+
+    from hwutils.profiles import resolve_fixture
+
+    config = AutoConfig.from_pretrained(resolve_fixture("fixture:t5_small_config"))
+    torch.manual_seed(seed)
+    return T5ForConditionalGeneration(config)
+
+
+def apply_method(name: str, model):
+    """``model`` with method ``name`` applied, as notebook 01 does it (same hyper-parameters as its full profile)."""
+    from hwutils.compat import import_opendelta
+    from hwutils.scratch import adapters as scratch_adapters, lora as scratch_lora, prompts as scratch_prompts
+
+    n, rf, r = HYPER["prompt_tokens"], HYPER["reduction_factor"], HYPER["r"]
+    if name == "full_finetuning":
+        return model
+    if name == "prompt_scratch":
+        return scratch_prompts.add_soft_prompt(model, scratch_prompts.PromptConfig(n), list(range(3, 3 + n)))
+    if name == "adapter_scratch":
+        return scratch_adapters.add_adapters(model, scratch_adapters.AdapterConfig(rf))
+    if name == "lora_scratch":
+        return scratch_lora.add_lora(model, scratch_lora.LoraConfig(r, HYPER["alpha"], HYPER["dropout"], tuple(HYPER["targets"])))
+    if name == "prompt_peft":
+        import peft
+
+        return peft.get_peft_model(model, peft.PromptTuningConfig(task_type="SEQ_2_SEQ_LM", num_virtual_tokens=n,
+                                                                  num_transformer_submodules=1, prompt_tuning_init="SAMPLE_VOCAB"))
+    if name == "lora_peft":
+        import peft
+
+        return peft.get_peft_model(model, peft.LoraConfig(task_type="SEQ_2_SEQ_LM", r=r, lora_alpha=HYPER["alpha"],
+                                                          lora_dropout=HYPER["dropout"], target_modules=HYPER["targets"]))
+    if name == "adapter_adapters":
+        import adapters
+
+        adapters.init(model)
+        model.add_adapter("bench", config=adapters.SeqBnConfig(reduction_factor=rf))
+        model.train_adapter("bench")
+        return model
+    opendelta = import_opendelta()
+    opendelta.utils.logging.set_verbosity_error()
+    if name == "prompt_opendelta":
+        delta = opendelta.SoftPromptModel(backbone_model=model, soft_token_num=n, token_init=True)
+    elif name == "adapter_opendelta":
+        delta = opendelta.AdapterModel(backbone_model=model, modified_modules=["DenseReluDense"],
+                                       bottleneck_dim=model.config.d_model // rf, non_linearity="relu")
+    elif name == "lora_opendelta":
+        delta = opendelta.LoraModel(backbone_model=model, modified_modules=HYPER["targets"], lora_r=r,
+                                    lora_alpha=HYPER["alpha"], lora_dropout=HYPER["dropout"])
+    else:
+        raise ValueError(f"unknown method {name!r}; valid: {', '.join(METHODS)}")
+    delta.freeze_module(exclude=["deltas"], set_state_dict=False)
+    return model
+
+
+def batch(size: int, length: int, vocab: int, seed: int = 0):
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    return {"input_ids": torch.randint(3, vocab, (size, length), generator=generator),
+            "attention_mask": torch.ones(size, length, dtype=torch.long),
+            "labels": torch.randint(3, vocab, (size, 2), generator=generator)}
+
+
+def measure_training(name: str, steps: int, size: int, length: int, threads: int, queue) -> None:
+    """(In a child process.) Median seconds per AdamW step and peak memory of method ``name``."""
+    import logging
+    import warnings
+
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    logging.getLogger("adapters").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    model = apply_method(name, t5_small())
+    model.train()
+    inputs = batch(size, length, model.config.vocab_size)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=1e-4)
+    before_training = rss_mb()
+    seconds = []
+    for step in range(steps + 2):  # two warm-up steps: first calls allocate buffers and optimizer state
+        start = time.perf_counter()
+        loss = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"].clone(), labels=inputs["labels"]).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step >= 2:
+            seconds.append(time.perf_counter() - start)
+    peak = rss_mb()
+    queue.put({"method": name, "trainable": sum(p.numel() for p in trainable), "step_s": statistics.median(seconds),
+               "peak_rss_mb": peak, "model_rss_mb": before_training, "training_extra_mb": peak - before_training})
+
+
+def measure_lora_pair(steps: int, size: int, length: int, threads: int) -> dict:
+    """Median step time of the from-scratch LoRA and peft's LoRA on the same weights, measured in one
+    process with their steps alternating, so that load from other processes hits both alike."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    models = {name: apply_method(name, t5_small()).train() for name in ("lora_scratch", "lora_peft")}
+    optimizers = {name: torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-4) for name, m in models.items()}
+    inputs = batch(size, length, models["lora_scratch"].config.vocab_size)
+    seconds = {name: [] for name in models}
+    for step in range(steps + 2):
+        order = list(models.items())
+        for name, model in (order if step % 2 else order[::-1]):  # alternate which goes first: the second tends to be slower
+            start = time.perf_counter()
+            loss = model(**inputs).loss
+            optimizers[name].zero_grad(set_to_none=True)
+            loss.backward()
+            optimizers[name].step()
+            if step >= 2:
+                seconds[name].append(time.perf_counter() - start)
+    medians = {name: statistics.median(values) for name, values in seconds.items()}
+    return {**{f"{name}_step_s": value for name, value in medians.items()},
+            "ratio": medians["lora_scratch"] / medians["lora_peft"]}
+
+
+def measure_merged_lora(repeats: int, size: int, length: int, threads: int) -> dict:
+    """Median inference latency (loss forward, no grad) of the base model and of a merged scratch LoRA
+    model with the same weights plus a random update, measured alternately."""
+    import torch
+
+    from hwutils.scratch import lora as scratch_lora
+
+    if threads:
+        torch.set_num_threads(threads)
+    base = t5_small().eval()
+    merged = scratch_lora.add_lora(t5_small(), scratch_lora.LoraConfig(HYPER["r"], HYPER["alpha"], 0.0, tuple(HYPER["targets"])))
+    for layer in scratch_lora.lora_layers(merged).values():
+        torch.nn.init.normal_(layer.lora_B.weight, std=0.01)  # a non-zero update, as after training
+    merged.eval()
+    inputs = batch(size, length, base.config.vocab_size)
+    with torch.no_grad():
+        unmerged_out = merged(**inputs).logits
+        scratch_lora.merge_and_unload(merged)  # back to plain nn.Linear layers holding W + (alpha/r) B A
+        merged_out = merged(**inputs).logits
+        times = {"base": [], "merged": []}
+        for repeat in range(repeats + 1):
+            pair = (("base", base), ("merged", merged))
+            for label, model in (pair if repeat % 2 else pair[::-1]):  # alternate the order: the second tends to be slower
+                start = time.perf_counter()
+                model(**inputs)
+                times[label].append(time.perf_counter() - start)
+    base_s, merged_s = statistics.median(times["base"][2:]), statistics.median(times["merged"][2:])
+    return {"base_s": base_s, "merged_s": merged_s, "ratio": merged_s / base_s,
+            "max_abs_logit_difference_merged_vs_unmerged": float((merged_out - unmerged_out).abs().max())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=6, help="timed training steps per method (after 2 warm-up steps)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--length", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--latency-repeats", type=int, default=30)
+    parser.add_argument("--methods", nargs="*", default=METHODS, help="training set-ups to measure (none: only the LoRA comparisons)")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench")
+    args = parser.parse_args(argv)
+
+    context = multiprocessing.get_context("spawn")
+    rows = []
+    for name in args.methods:
+        queue = context.Queue()
+        process = context.Process(target=measure_training, args=(name, args.steps, args.batch, args.length, args.threads, queue))
+        process.start()
+        row = queue.get()
+        process.join()
+        rows.append(row)
+        print(f"{name:18s} {row['trainable']:>11,} trainable  {row['step_s']:6.2f} s/step  peak {row['peak_rss_mb']:7.0f} MB "
+              f"(+{row['training_extra_mb']:.0f} MB for training)", flush=True)
+    by_name = {row["method"]: row for row in rows}
+    latency = measure_merged_lora(args.latency_repeats, args.batch, args.length, args.threads)
+    pair = measure_lora_pair(args.steps, args.batch, args.length, args.threads)
+
+    targets = {"scratch LoRA step time within 5% of peft's (alternating steps, one process)":
+               {"value": pair["ratio"], "met": pair["ratio"] <= 1.05}}
+    if {"lora_scratch", "full_finetuning"} <= by_name.keys():
+        share = by_name["lora_scratch"]["peak_rss_mb"] / by_name["full_finetuning"]["peak_rss_mb"]
+        targets["LoRA peak training memory <= 60% of full fine-tuning's"] = {"value": share, "met": share <= 0.60}
+    targets["merged LoRA latency within 3% of the base model's"] = {"value": latency["ratio"], "met": latency["ratio"] <= 1.03}
+
+    import torch
+
+    document = {"setup": {"model": "t5-small (random weights, from its configuration)", "device": "cpu",
+                          "threads": torch.get_num_threads() if not args.threads else args.threads,
+                          "batch": args.batch, "input_tokens": args.length, "target_tokens": 2, "timed_steps": args.steps,
+                          **HYPER},
+                "training": rows, "lora_step_pair": pair, "merged_lora_latency": latency, "targets": targets}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "t5_peft_cost.json").write_text(json.dumps(document, indent=2) + "\n")
+    lines = ["| method | trainable | s/step | peak RSS (MB) | training extra (MB) |", "|---|---|---|---|---|"]
+    lines += [f"| {r['method']} | {r['trainable']:,} | {r['step_s']:.3f} | {r['peak_rss_mb']:.0f} | {r['training_extra_mb']:.0f} |"
+              for r in rows]
+    lines += ["", f"Inference (batch {args.batch} x {args.length}): base {latency['base_s'] * 1000:.0f} ms, merged LoRA "
+                  f"{latency['merged_s'] * 1000:.0f} ms (ratio {latency['ratio']:.3f}); merged vs unmerged logits differ by "
+                  f"{latency['max_abs_logit_difference_merged_vs_unmerged']:.1e}.", ""]
+    lines += [f"LoRA training step, alternating in one process: scratch {pair['lora_scratch_step_s']:.3f} s, peft "
+              f"{pair['lora_peft_step_s']:.3f} s (ratio {pair['ratio']:.3f}).", ""]
+    lines += [f"- {'met' if t['met'] else 'NOT met'}: {goal} (measured {t['value']:.3f})" for goal, t in targets.items()]
+    (args.out / "t5_peft_cost.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"wrote {args.out / 't5_peft_cost.json'} and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
