@@ -57,8 +57,12 @@ def on_meta_device(model_class: Any, config: Any, **kwargs: Any) -> nn.Module:
 
     with init_empty_weights():
         if hasattr(model_class, "from_config"):  # the Auto* classes
-            return model_class.from_config(config, **kwargs)
-        return model_class(config, **kwargs)
+            model = model_class.from_config(config, **kwargs)
+        else:
+            model = model_class(config, **kwargs)
+    if hasattr(model, "tie_weights"):  # as from_pretrained does: e.g. T5's lm_head shares the embedding
+        model.tie_weights()
+    return model
 
 
 def trace_shapes(model: nn.Module, *inputs: Any, max_depth: int = 3) -> list[dict[str, Any]]:

@@ -58,3 +58,11 @@ def test_gpt_counts_shapes_and_generation():
     assert out.shape == (3, 12) and torch.equal(out[:, :2], idx[:, :2])
     again = model.generate(idx[:, :2], max_new_tokens=10, temperature=0.5, generator=torch.Generator().manual_seed(0))
     assert torch.equal(out, again)
+
+
+def test_meta_device_models_tie_weights_like_from_pretrained():
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    config = T5Config(vocab_size=100, d_model=16, d_ff=32, d_kv=4, num_layers=1, num_heads=4)
+    model = models.on_meta_device(T5ForConditionalGeneration, config)
+    assert model.lm_head.weight is model.shared.weight
