@@ -32,6 +32,7 @@ from hwutils.profiles import PROFILES
 from hwutils.progress import HEADLESS_ENV
 
 KERNEL_NAME = "hwutils"
+KERNEL_START_TIMEOUT_S = 300  # papermill's 60 s default was exceeded on a busy 2-core machine
 # Long code lines wrap instead of being cut at the page edge when printed to PDF.
 PRINT_CSS = "<style>@media print { pre, .jp-InputArea-editor pre { white-space: pre-wrap !important; word-break: break-word; } }</style>"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -127,7 +128,8 @@ def execute_notebook(notebook: Path, output_dir: Path, profile: str, seed: int |
     error = ""
     try:
         papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name=ensure_kernel(),
-                                   cwd=str(notebook.parent), progress_bar=False, config=kernel_config)
+                                   cwd=str(notebook.parent), progress_bar=False, config=kernel_config,
+                                   start_timeout=KERNEL_START_TIMEOUT_S)
     except PapermillExecutionError as failure:
         first_line = next((line.strip() for line in failure.source.splitlines() if line.strip()), "")
         error = f"cell In[{failure.exec_count}] `{first_line[:60]}` raised {failure.ename}: {failure.evalue}"
