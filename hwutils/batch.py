@@ -121,20 +121,23 @@ def execute_notebook(notebook: Path, output_dir: Path, profile: str, seed: int |
     os.environ[HEADLESS_ENV] = "1"
     if threads:
         os.environ["OMP_NUM_THREADS"] = str(threads)
-    # The kernel is local: talk to it over Unix sockets instead of unencrypted TCP ports.
-    kernel_config = Config()
-    kernel_config.KernelManager.transport = "ipc"
     start = time.perf_counter()
     error = ""
-    try:
-        papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name=ensure_kernel(),
-                                   cwd=str(notebook.parent), progress_bar=False, config=kernel_config,
-                                   start_timeout=KERNEL_START_TIMEOUT_S)
-    except PapermillExecutionError as failure:
-        first_line = next((line.strip() for line in failure.source.splitlines() if line.strip()), "")
-        error = f"cell In[{failure.exec_count}] `{first_line[:60]}` raised {failure.ename}: {failure.evalue}"
-    except Exception as failure:  # a dead kernel, a missing kernel, a broken notebook file
-        error = f"{type(failure).__name__}: {failure}"
+    # The kernel is local: talk to it over Unix sockets instead of unencrypted TCP ports, in a folder
+    # of its own (parallel notebooks would otherwise race for the same socket names).
+    with tempfile.TemporaryDirectory(prefix="hwutils-kernel-") as sockets:
+        kernel_config = Config()
+        kernel_config.KernelManager.transport = "ipc"
+        kernel_config.KernelManager.ip = str(Path(sockets) / "kernel")
+        try:
+            papermill.execute_notebook(str(notebook), str(executed), parameters=parameters,
+                                       kernel_name=ensure_kernel(), cwd=str(notebook.parent), progress_bar=False,
+                                       config=kernel_config, start_timeout=KERNEL_START_TIMEOUT_S)
+        except PapermillExecutionError as failure:
+            first_line = next((line.strip() for line in failure.source.splitlines() if line.strip()), "")
+            error = f"cell In[{failure.exec_count}] `{first_line[:60]}` raised {failure.ename}: {failure.evalue}"
+        except Exception as failure:  # a dead kernel, a missing kernel, a broken notebook file
+            error = f"{type(failure).__name__}: {failure}"
     return Outcome(notebook.stem, not error, time.perf_counter() - start, executed, error)
 
 
