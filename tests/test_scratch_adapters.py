@@ -10,19 +10,13 @@ from hwutils.errors import ConfigError, DataError
 from hwutils.fixtures.t5 import T5_SMALL_CONFIG, random_t5
 from hwutils.models import count_parameters, on_meta_device
 from hwutils.scratch import adapters, prompts
-from tests.test_scratch_lora import inputs
+from tests.test_scratch_lora import inputs, train_briefly
 
 CONFIG = adapters.AdapterConfig(reduction_factor=8)
 
 
 def trained_adapter_model(config=CONFIG, steps: int = 3):
-    model = adapters.add_adapters(random_t5(), config)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
-    for _ in range(steps):
-        model(**inputs()).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    return model.eval()
+    return train_briefly(adapters.add_adapters(random_t5(), config), steps)
 
 
 def test_adapter_is_the_identity_at_initialisation_and_keeps_the_shape():

@@ -23,14 +23,18 @@ def inputs(vocab: int = 128, batch: int = 3, length: int = 7):
     return {"input_ids": input_ids, "attention_mask": mask, "labels": torch.randint(3, vocab, (batch, 2), generator=generator)}
 
 
-def trained_lora_model(steps: int = 3):
-    model = lora.add_lora(random_t5(), CONFIG)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+def train_briefly(model, steps: int = 3, lr: float = 1e-2):
+    """A few AdamW steps on the trainable parameters (shared by the scratch-method tests)."""
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
     for _ in range(steps):
         model(**inputs()).loss.backward()
         optimizer.step()
         optimizer.zero_grad()
     return model.eval()
+
+
+def trained_lora_model(steps: int = 3):
+    return train_briefly(lora.add_lora(random_t5(), CONFIG), steps)
 
 
 def test_layer_starts_as_the_base_layer_and_keeps_its_shape():

@@ -10,20 +10,14 @@ from hwutils.errors import ConfigError, DataError
 from hwutils.fixtures.t5 import T5_SMALL_CONFIG, random_t5
 from hwutils.models import count_parameters
 from hwutils.scratch import lora, prompts
-from tests.test_scratch_lora import inputs
+from tests.test_scratch_lora import inputs, train_briefly
 
 CONFIG = prompts.PromptConfig(num_virtual_tokens=5)
 INIT_IDS = [10, 11, 12, 13, 14]
 
 
 def trained_prompt_model(steps: int = 3):
-    model = prompts.add_soft_prompt(random_t5(), CONFIG, INIT_IDS)
-    optimizer = torch.optim.AdamW([model.prompt_embeddings], lr=1e-1)
-    for _ in range(steps):
-        model(**inputs()).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    return model.eval()
+    return train_briefly(prompts.add_soft_prompt(random_t5(), CONFIG, INIT_IDS), steps, lr=1e-1)
 
 
 class FakeTokenizer:
