@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import resource
 import statistics
 import sys
 import time
@@ -38,7 +37,9 @@ HYPER = {"prompt_tokens": 20, "reduction_factor": 16, "r": 8, "alpha": 16, "drop
 
 
 def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+    from hwutils.training import peak_memory_mb
+
+    return peak_memory_mb("cpu")[0]  # this process's peak resident set so far
 
 
 def t5_small(seed: int = 0):

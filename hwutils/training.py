@@ -73,17 +73,43 @@ class RunStats:
 
 
 def peak_memory_mb(device: torch.device | str) -> tuple[float, str]:
-    """Peak memory so far: CUDA's peak allocated bytes on a GPU, the process's peak RSS on a CPU."""
+    """Peak memory since the last :func:`reset_peak_memory` (or since the process started).
+
+    On a GPU: CUDA's peak allocated bytes. On a CPU: the process's peak resident set, read from
+    ``/proc`` on Linux (where the peak can be reset, so each run gets its own), else ``ru_maxrss``.
+    """
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_peak_allocated"
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if _PROC_STATUS.exists():
+        for line in _PROC_STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024, "process_peak_rss"  # the value is in kB
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     scale = 1 if sys.platform == "darwin" else 1024  # macOS reports bytes, Linux kilobytes
-    return peak_kb * scale / 2**20, "process_peak_rss"
+    return peak * scale / 2**20, "process_peak_rss_since_start"
+
+
+_PROC_STATUS = Path("/proc/self/status")
+
+
+def reset_peak_memory(device: torch.device | str) -> None:
+    """Start a new peak: CUDA's peak statistics, or on Linux the process's resident high-water mark."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # "5" resets VmHWM to the current resident set
+    except OSError:
+        pass  # not Linux, or not allowed: the peak then counts from the process's start (kind says so)
 
 
 class Meter:
     """Context manager measuring wall time, counted samples/tokens and peak memory.
+
+    The peak is reset on entry, so each run reports its own peak (see :func:`peak_memory_mb`).
 
     >>> with Meter("cpu") as meter:
     ...     meter.count(samples=32, tokens=32 * 128)
@@ -97,9 +123,7 @@ class Meter:
         self.stats.device = str(self.device)
 
     def __enter__(self) -> "Meter":
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
+        reset_peak_memory(self.device)
         self._start = time.perf_counter()
         self._wall_before = self.stats.wall_time_s
         return self

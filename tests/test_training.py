@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
+
 import pytest
 import torch
 from torch import nn
@@ -35,6 +37,16 @@ def test_meter_measures_time_throughput_and_memory():
     assert stats.samples_per_s == pytest.approx(10 / stats.wall_time_s)
     assert stats.peak_memory_mb > 10 and stats.memory_kind == "process_peak_rss"
     assert set(stats.as_dict()) >= {"wall_time_s", "samples_per_s", "tokens_per_s", "peak_memory_mb"}
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="per-run CPU peaks need Linux /proc")
+def test_meter_reports_each_runs_own_peak_on_cpu():
+    with Meter("cpu") as big_run:
+        block = torch.ones(200 * 2**20 // 4)  # 200 MiB of float32, touched, so resident
+        del block
+    with Meter("cpu") as small_run:
+        sum(range(1000))
+    assert big_run.stats.peak_memory_mb - small_run.stats.peak_memory_mb > 150
 
 
 def test_count_batch_and_move_to():
