@@ -179,33 +179,3 @@ def vit_lora_trainable_parameters(config: Any, rank: int, target_modules: Sequen
     lora = config.num_hidden_layers * len(target_modules) * rank * (d + d)
     head = d * num_labels + num_labels if train_head else 0
     return {"lora": lora, "head": head, "total": lora + head}
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading a confusion matrix (belongs with hwutils.metrics)
-# ---------------------------------------------------------------------------------------------
-
-
-def most_confused_pairs(matrix: np.ndarray, names: Sequence[str], n: int = 10) -> list[dict[str, Any]]:
-    """The ``n`` largest off-diagonal cells of a confusion matrix (rows = true class), largest first."""
-    matrix = np.asarray(matrix)
-    off_diagonal = matrix.copy()
-    np.fill_diagonal(off_diagonal, 0)
-    order = np.argsort(-off_diagonal, axis=None, kind="stable")[:n]
-    rows = []
-    for flat in order:
-        true, predicted = np.unravel_index(flat, matrix.shape)
-        count = int(off_diagonal[true, predicted])
-        if count == 0:
-            break
-        rows.append({"true": names[true], "predicted as": names[predicted], "count": count,
-                     "share of the true class": count / max(int(matrix[true].sum()), 1)})
-    return rows
-
-
-def most_confused_classes(matrix: np.ndarray, k: int = 10) -> list[int]:
-    """Indices of the ``k`` classes most involved in errors (missed as or mistaken for another class)."""
-    off_diagonal = np.asarray(matrix).copy()
-    np.fill_diagonal(off_diagonal, 0)
-    involvement = off_diagonal.sum(axis=0) + off_diagonal.sum(axis=1)
-    return np.argsort(-involvement, kind="stable")[:k].tolist()

@@ -10,7 +10,7 @@ from sklearn import metrics as skm
 
 from hwutils.clip import zero_shot
 from tests.clip_helpers import single_torch_thread  # noqa: F401 (autouse fixture: one torch thread)
-from hwutils.clip.evaluation import class_centroids, confused_into, confusions_of, pair_similarity, per_class_metrics
+from hwutils.clip.evaluation import class_centroids, pair_similarity, per_class_metrics
 
 
 def test_ensemble_is_unit_norm_mean_of_normalised_embeddings():
@@ -84,16 +84,6 @@ def test_per_class_metrics_against_scikit_learn_on_a_hand_made_case():
     for c in range(3):
         binary = skm.accuracy_score(np.array(y_true) == c, np.array(y_pred) == c)
         assert table["accuracy"][c] == pytest.approx(binary)
-
-
-def test_confusions_of_a_class_read_its_row_and_column():
-    matrix = np.array([[5, 3, 1, 0], [2, 6, 0, 0], [0, 4, 1, 0], [0, 0, 0, 2]])
-    names = ["a", "b", "c", "d"]
-    assert confusions_of(matrix, 0, names) == [
-        {"predicted as": "b", "images": 3, "share of the class": 3 / 9},
-        {"predicted as": "c", "images": 1, "share of the class": 1 / 9}]
-    assert [r["true class"] for r in confused_into(matrix, 1, names)] == ["c", "a"]
-    assert confusions_of(matrix, 3, names) == [] and confused_into(matrix, 3, names) == []
 
 
 def test_centroids_and_pair_similarity():

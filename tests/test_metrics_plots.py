@@ -43,3 +43,27 @@ def test_plots_draw_without_error():
     ax = plots.accuracy_vs_parameters([{"method": "lora", "trainable_parameters": 1000, "accuracy": 0.8},
                                        {"method": "full", "trainable_parameters": 10**6, "accuracy": 0.9}], chance=0.5)
     assert ax.get_xscale() == "log"
+
+
+def test_most_confused_pairs_and_classes():
+    names = ["a", "b", "c", "d"]
+    matrix = np.array([[10, 3, 0, 0],
+                       [1, 12, 0, 0],
+                       [0, 0, 9, 2],
+                       [0, 0, 0, 8]])
+    pairs = metrics.most_confused_pairs(matrix, names, n=10)
+    assert [(p["true"], p["predicted as"], p["count"]) for p in pairs] == [("a", "b", 3), ("c", "d", 2), ("b", "a", 1)]
+    assert pairs[0]["share of the true class"] == pytest.approx(3 / 13)
+    assert metrics.most_confused_classes(matrix, k=2) == [0, 1]  # a and b: 4 errors between them
+    assert metrics.most_confused_classes(matrix, k=4) == [0, 1, 2, 3]
+    assert metrics.most_confused_pairs(np.eye(3, dtype=int) * 5, ["x", "y", "z"]) == []
+
+
+def test_confusions_of_a_class_read_its_row_and_column():
+    matrix = np.array([[5, 3, 1, 0], [2, 6, 0, 0], [0, 4, 1, 0], [0, 0, 0, 2]])
+    names = ["a", "b", "c", "d"]
+    assert metrics.confusions_of(matrix, 0, names) == [
+        {"predicted as": "b", "images": 3, "share of the class": 3 / 9},
+        {"predicted as": "c", "images": 1, "share of the class": 1 / 9}]
+    assert [r["true class"] for r in metrics.confused_into(matrix, 1, names)] == ["c", "a"]
+    assert metrics.confusions_of(matrix, 3, names) == [] and metrics.confused_into(matrix, 3, names) == []

@@ -1,4 +1,4 @@
-"""hwutils.vision: transforms from an image processor, batching, predict(), LoRA sizes, confusions."""
+"""hwutils.vision: transforms from an image processor, batching, predict(), LoRA sizes."""
 
 from __future__ import annotations
 
@@ -228,22 +228,3 @@ def test_lora_formula_matches_peft_on_a_small_vit(targets, rank):
 def test_lora_formula_refuses_modules_it_does_not_cover():
     with pytest.raises(ConfigError, match="query, key, value"):
         vision.vit_lora_trainable_parameters(ViTConfig(), 8, ["query", "dense"], 10)
-
-
-# ---------------------------------------------------------------------------------------------
-# Confusions
-# ---------------------------------------------------------------------------------------------
-
-
-def test_most_confused_pairs_and_classes():
-    names = ["a", "b", "c", "d"]
-    matrix = np.array([[10, 3, 0, 0],
-                       [1, 12, 0, 0],
-                       [0, 0, 9, 2],
-                       [0, 0, 0, 8]])
-    pairs = vision.most_confused_pairs(matrix, names, n=10)
-    assert [(p["true"], p["predicted as"], p["count"]) for p in pairs] == [("a", "b", 3), ("c", "d", 2), ("b", "a", 1)]
-    assert pairs[0]["share of the true class"] == pytest.approx(3 / 13)
-    assert vision.most_confused_classes(matrix, k=2) == [0, 1]  # a and b: 4 errors between them
-    assert vision.most_confused_classes(matrix, k=4) == [0, 1, 2, 3]
-    assert vision.most_confused_pairs(np.eye(3, dtype=int) * 5, ["x", "y", "z"]) == []

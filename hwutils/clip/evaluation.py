@@ -1,11 +1,9 @@
-"""Per-class metrics of a classifier and the confusions of one class (computed with scikit-learn)."""
+"""Per-class metrics of a classifier (scikit-learn) and where CLIP puts classes in its embedding space."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -26,24 +24,6 @@ def per_class_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequ
     one_vs_rest = skm.multilabel_confusion_matrix(y_true, y_pred, labels=list(labels))  # (C, 2, 2): [[TN, FP], [FN, TP]]
     report.insert(4, "accuracy", (one_vs_rest[:, 0, 0] + one_vs_rest[:, 1, 1]) / len(y_true))
     return report
-
-
-def confusions_of(matrix: np.ndarray, index: int, names: Sequence[str], k: int = 3) -> list[dict[str, Any]]:
-    """The ``k`` classes that images of class ``index`` are most often mistaken for (row of the confusion matrix)."""
-    row = np.asarray(matrix)[index].astype(float)
-    total = row.sum()
-    others = [j for j in np.argsort(-row, kind="stable") if j != index and row[j] > 0][:k]
-    return [{"predicted as": names[j], "images": int(row[j]), "share of the class": row[j] / total if total else 0.0}
-            for j in others]
-
-
-def confused_into(matrix: np.ndarray, index: int, names: Sequence[str], k: int = 3) -> list[dict[str, Any]]:
-    """The ``k`` classes whose images are most often predicted as class ``index`` (column of the confusion matrix)."""
-    column = np.asarray(matrix)[:, index].astype(float)
-    predicted = column.sum()
-    others = [j for j in np.argsort(-column, kind="stable") if j != index and column[j] > 0][:k]
-    return [{"true class": names[j], "images": int(column[j]), "share of the predictions": column[j] / predicted if predicted else 0.0}
-            for j in others]
 
 
 def class_centroids(features: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
