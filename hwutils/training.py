@@ -72,6 +72,10 @@ class RunStats:
         return {**asdict(self), "samples_per_s": self.samples_per_s, "tokens_per_s": self.tokens_per_s}
 
 
+_PROC_STATUS = Path("/proc/self/status")
+_PROC_CLEAR_REFS = Path("/proc/self/clear_refs")  # writing "5" resets VmHWM to the current resident set
+
+
 def peak_memory_mb(device: torch.device | str) -> tuple[float, str]:
     """Peak memory since the last :func:`reset_peak_memory` (or since the process started).
 
@@ -81,16 +85,13 @@ def peak_memory_mb(device: torch.device | str) -> tuple[float, str]:
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_peak_allocated"
-    if _PROC_STATUS.exists():
+    if _PROC_STATUS.exists() and os.access(_PROC_CLEAR_REFS, os.W_OK):
         for line in _PROC_STATUS.read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024, "process_peak_rss"  # the value is in kB
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     scale = 1 if sys.platform == "darwin" else 1024  # macOS reports bytes, Linux kilobytes
     return peak * scale / 2**20, "process_peak_rss_since_start"
-
-
-_PROC_STATUS = Path("/proc/self/status")
 
 
 def reset_peak_memory(device: torch.device | str) -> None:
@@ -100,10 +101,9 @@ def reset_peak_memory(device: torch.device | str) -> None:
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         return
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # "5" resets VmHWM to the current resident set
-    except OSError:
-        pass  # not Linux, or not allowed: the peak then counts from the process's start (kind says so)
+    if os.access(_PROC_CLEAR_REFS, os.W_OK):
+        _PROC_CLEAR_REFS.write_text("5")
+    # elsewhere the peak counts from the process's start, and peak_memory_mb's kind says so
 
 
 class Meter:
