@@ -37,7 +37,7 @@ HYPER = {"prompt_tokens": 20, "reduction_factor": 16, "r": 8, "alpha": 16, "drop
 
 
 def rss_mb() -> float:
-    from hwutils.training import peak_memory_mb
+    from hwutils.core.training import peak_memory_mb
 
     return peak_memory_mb("cpu")[0]  # this process's peak resident set so far
 
@@ -46,7 +46,7 @@ def t5_small(seed: int = 0):
     import torch
     from transformers import AutoConfig, T5ForConditionalGeneration
 
-    from hwutils.profiles import resolve_fixture
+    from hwutils.core.profiles import resolve_fixture
 
     config = AutoConfig.from_pretrained(resolve_fixture("fixture:t5_small_config"))
     torch.manual_seed(seed)
@@ -55,8 +55,8 @@ def t5_small(seed: int = 0):
 
 def apply_method(name: str, model):
     """``model`` with method ``name`` applied, as notebook 01 does it (same hyper-parameters as its full profile)."""
-    from hwutils.compat import import_opendelta
-    from hwutils.scratch import adapters as scratch_adapters, lora as scratch_lora, prompts as scratch_prompts
+    from hwutils.core.compat import import_opendelta
+    from hwutils.t5_peft import adapters as scratch_adapters, lora as scratch_lora, prompts as scratch_prompts
 
     n, rf, r = HYPER["prompt_tokens"], HYPER["reduction_factor"], HYPER["r"]
     if name == "full_finetuning":
@@ -172,7 +172,7 @@ def measure_merged_lora(repeats: int, size: int, length: int, threads: int) -> d
     model with the same weights plus a random update, measured alternately."""
     import torch
 
-    from hwutils.scratch import lora as scratch_lora
+    from hwutils.t5_peft import lora as scratch_lora
 
     if threads:
         torch.set_num_threads(threads)

@@ -1,3 +1,3 @@
-from hwutils.batch import main
+from hwutils.batch.cli import main
 
 raise SystemExit(main())

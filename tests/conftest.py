@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
-from hwutils.batch import discover_notebooks, execute_notebook
+from hwutils.batch.runner import discover_notebooks, execute_notebook
 
 
 @dataclass

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from hwutils.batch import discover_notebooks
-from hwutils.profiles import available_notebooks
+from hwutils.batch.runner import discover_notebooks
+from hwutils.core.profiles import available_notebooks
 
 NOTEBOOKS = [p.stem for p in discover_notebooks()]
 

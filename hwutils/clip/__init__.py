@@ -6,4 +6,6 @@
 ``evaluation`` per-class metrics and the confusions of one class
 ``heads``      what is trained on cached features: learnable class embeddings, a linear probe, few-shot subsets
 ``coop``       CoOp: learnable context tokens passed through the frozen text encoder
+``data``       the Stanford Dogs loader and breed names
+``fixtures``   the tiny ConvNeXt CLIP and the synthetic dog images of the smoke profile
 """

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hwutils.clip.models import ClipModel
-from hwutils.errors import ConfigError
+from hwutils.core.errors import ConfigError
 
 
 class CoOpClassifier(nn.Module):

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from sklearn import metrics as skm
 
-from hwutils.metrics import per_class_report
+from hwutils.core.metrics import per_class_report
 
 
 def per_class_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[int],

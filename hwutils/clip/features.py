@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from hwutils.clip.models import ClipModel, describe
-from hwutils.progress import progress
-from hwutils.training import Meter, RunStats
+from hwutils.core.progress import progress
+from hwutils.core.training import Meter, RunStats
 
 
 @dataclass

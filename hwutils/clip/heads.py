@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hwutils.training import TrainResult, train
+from hwutils.core.training import TrainResult, train
 
 
 class ClassEmbeddingClassifier(nn.Module):
@@ -56,7 +56,7 @@ def fit(model: nn.Module, features: torch.Tensor, labels: torch.Tensor, *, steps
     """Cross-entropy training of ``model`` on (features, labels) with AdamW and a cosine learning rate.
 
     Each step draws a random batch (with replacement, so tiny few-shot sets work too); the run is
-    measured by :func:`hwutils.training.train` (wall time, samples, peak memory).
+    measured by :func:`hwutils.core.training.train` (wall time, samples, peak memory).
     """
     device = next(model.parameters()).device
     features, labels = features.to(device), labels.to(device)

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hwutils.errors import AccessError, ConfigError
-from hwutils.models import count_parameters
+from hwutils.core.errors import AccessError, ConfigError
+from hwutils.core.models import count_parameters
 
 
 @dataclass

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from sklearn import metrics as skm
 
 from hwutils.clip.models import ClipModel
-from hwutils.metrics import top_k_accuracy
+from hwutils.core.metrics import top_k_accuracy
 
 CLIP_TEMPLATE = "a photo of a {}."
 

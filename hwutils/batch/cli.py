@@ -1,0 +1,74 @@
+"""The ``hwutils`` command line.
+
+    hwutils run [--profile smoke|full] [--only NAME ...] [--jobs N] [--threads N] [--pdf] [--set KEY=VALUE ...]
+    hwutils summary REPORTS_DIR   # rebuild summary.md/.html from the results.json files there
+    hwutils fixtures              # build every fixture now and say how long each took
+    hwutils list                  # the notebooks, their topic packages and headline metrics
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from hwutils.batch.runner import discover_notebooks, run_batch
+from hwutils.batch.summary import build_summary
+from hwutils.core.errors import ConfigError
+from hwutils.core.profiles import PROFILES, available_notebooks, notebook_info
+
+
+def _parse_override(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value  # a plain string such as a path or a Hub id
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``hwutils`` console script (also ``python -m hwutils``)."""
+    parser = argparse.ArgumentParser(prog="hwutils", description="Run and report the PEFT course notebooks.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="execute notebooks with papermill and write reports/")
+    run.add_argument("--profile", choices=PROFILES, default="smoke", help="smoke: tiny offline fixtures on CPU; full: real models on GPU")
+    run.add_argument("--only", nargs="+", metavar="NAME", help="notebook names or unique prefixes (e.g. 06)")
+    run.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel processes")
+    run.add_argument("--threads", type=int, help="CPU threads per notebook (default: 1 for smoke, cores/jobs for full)")
+    run.add_argument("--pdf", action="store_true", help="also export PDF (needs Chromium)")
+    run.add_argument("--seed", type=int, help="SEED parameter for every notebook (default: the notebook's)")
+    run.add_argument("--set", dest="overrides", action="append", type=_parse_override, metavar="KEY=VALUE",
+                     help="override a setting in the selected notebooks that define it (value parsed as JSON if it can be)")
+    run.add_argument("--reports", type=Path, help="output folder (default: reports/)")
+    summary = commands.add_parser("summary", help="rebuild reports/summary.md and .html from results.json files")
+    summary.add_argument("reports", type=Path, nargs="?", help="the reports folder (default: reports/)")
+    commands.add_parser("fixtures", help="build every fixture now")
+    commands.add_parser("list", help="list the notebooks")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "run":
+            return run_batch(args.profile, args.only, args.jobs, args.pdf, args.reports, args.seed,
+                             dict(args.overrides) if args.overrides else None, threads=args.threads)
+        if args.command == "summary":
+            from hwutils.core.paths import reports_dir
+
+            path = build_summary(args.reports or reports_dir())
+            print(f"Summary: {path} (and {path.with_suffix('.html')})")
+            return 0
+        if args.command == "fixtures":
+            from hwutils.core.fixtures import build_all
+
+            for name, seconds in build_all().items():
+                print(f"{name:30s} {seconds:6.1f} s")
+            return 0
+        for notebook in discover_notebooks():
+            info = notebook_info(notebook.stem) if notebook.stem in available_notebooks() else None
+            print(f"{notebook.stem:24s} hwutils.{info.topic if info else '?':12s} headline "
+                  f"{info.headline_method + '.' + info.headline_metric if info else '?'}")
+        return 0
+    except ConfigError as error:
+        parser.exit(2, f"hwutils: error: {error}\n")

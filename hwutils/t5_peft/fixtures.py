@@ -1,0 +1,192 @@
+"""A tiny T5 for the smoke profile, and the real t5-small configuration for offline counting.
+
+* ``t5_tiny``: a 2+2-layer T5 (``T5ForConditionalGeneration``, d_model 64) with a BPE
+  tokenizer trained with ``tokenizers`` on fixture text, both saved with ``save_pretrained``, so
+  that ``AutoTokenizer`` / ``T5ForConditionalGeneration.from_pretrained(folder)`` load them exactly
+  as they load ``t5-small`` from the Hub. While the fixture is built, the model is briefly
+  pre-trained as a *prefix language model* (T5's "prefix LM" objective: the encoder reads the start
+  of a text, the decoder writes its continuation) on fixture text: the sentences of
+  ``fixture_sentences()`` and short movie reviews that end with a verdict sentence such as
+  "Verdict: positive." (as reviews with star ratings do on the web). It therefore knows the label
+  words and how reviews relate to them, the way a real checkpoint does, but it has never seen the
+  notebook's task format ``"sentiment: <review>"`` -> ``positive``/``negative``; the notebook
+  measures its zero-shot accuracy on that format before any fine-tuning.
+* ``t5_small_config``: the ``config.json`` of ``t5-small`` (values copied from the Hub's
+  ``google-t5/t5-small/config.json``), so the real architecture can be built on the meta device and
+  its parameters counted without network access.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from hwutils.core.fixtures import fixture
+
+# t5-small's config.json (https://huggingface.co/google-t5/t5-small/blob/main/config.json), without its
+# `task_specific_params` (generation prefixes for summarisation and translation). 60,506,624 parameters.
+T5_SMALL_CONFIG = {
+    "architectures": ["T5ForConditionalGeneration"],
+    "d_ff": 2048,
+    "d_kv": 64,
+    "d_model": 512,
+    "decoder_start_token_id": 0,
+    "dropout_rate": 0.1,
+    "eos_token_id": 1,
+    "feed_forward_proj": "relu",
+    "initializer_factor": 1.0,
+    "is_encoder_decoder": True,
+    "layer_norm_epsilon": 1e-06,
+    "model_type": "t5",
+    "n_positions": 512,
+    "num_heads": 8,
+    "num_layers": 6,
+    "output_past": True,
+    "pad_token_id": 0,
+    "relative_attention_num_buckets": 32,
+    "vocab_size": 32128,
+}
+
+# The tiny model: t5-small's design (ReLU feed-forward, relative position buckets, tied embeddings)
+# at a size that trains in seconds on a CPU.
+TINY_T5 = {"d_model": 64, "d_ff": 128, "d_kv": 16, "num_heads": 4, "num_layers": 2, "num_decoder_layers": 2,
+           "dropout_rate": 0.0, "feed_forward_proj": "relu", "relative_attention_num_buckets": 16}
+SPECIAL_TOKENS = ["<pad>", "</s>", "<unk>"]  # ids 0, 1, 2 as in T5's vocabulary
+VERDICTS = ["Verdict: {word}.", "Overall: {word}.", "My rating: {word}.", "In short, {word}."]
+LABEL_WORDS = ("negative", "positive")  # the verdict words, by sentiment label (0 = negative)
+VOCAB_SIZE = 512
+PRETRAIN = {"reviews_with_verdict": 1500, "steps": 120, "batch_size": 32, "learning_rate": 5e-3,
+            "max_source_length": 48, "max_target_length": 12}
+
+
+def reviews_with_verdict(n: int, seed: int) -> list[str]:
+    """Fixture movie reviews, each ending with a verdict sentence naming its sentiment."""
+    from hwutils.core.fixtures.text_datasets import sentiment_review
+
+    rng = random.Random(seed)
+    reviews = []
+    for _ in range(n):
+        label = rng.randint(0, 1)
+        reviews.append(f"{sentiment_review(label, rng)} {rng.choice(VERDICTS).format(word=LABEL_WORDS[label])}")
+    return reviews
+
+
+def pretraining_texts(seed: int = 0) -> list[str]:
+    """The tiny T5's pre-training text: fixture sentences and reviews with a verdict."""
+    from hwutils.core.fixtures.text_datasets import fixture_sentences
+
+    return fixture_sentences(seed=seed) + reviews_with_verdict(PRETRAIN["reviews_with_verdict"], seed + 1)
+
+
+def train_t5_tokenizer(texts: list[str], vocab_size: int):
+    """A T5-style tokenizer trained on ``texts`` with the ``tokenizers`` library: subwords with a "▁"
+    word-boundary marker, punctuation split off, ``</s>`` appended, ``<pad>``/``</s>``/``<unk>`` = 0/1/2.
+
+    T5's own tokenizer is a SentencePiece Unigram model; on a corpus this small, byte-pair encoding
+    gives the cleaner vocabulary (whole words for everything frequent). Every printable ASCII
+    character is in the alphabet, so any English text can be encoded.
+    """
+    import string
+
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Metaspace(), pre_tokenizers.Punctuation()])
+    tokenizer.decoder = decoders.Metaspace()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+                                  initial_alphabet=list(string.ascii_letters + string.digits + string.punctuation))
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    eos = SPECIAL_TOKENS[1]
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"$A {eos}", pair=f"$A {eos} $B {eos}", special_tokens=[(eos, tokenizer.token_to_id(eos))])
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
+                                   model_max_length=512, model_input_names=["input_ids", "attention_mask"])
+
+
+def prefix_lm_examples(texts: list[str], rng: random.Random) -> list[tuple[str, str]]:
+    """T5's prefix-LM objective: (start of a text, its continuation), split at a random word.
+    Reviews with a verdict are split just before the verdict word half of the time."""
+    examples = []
+    for text in texts:
+        words = text.split()
+        last = words[-1].rstrip(".")
+        if last in LABEL_WORDS and rng.random() < 0.5:
+            cut = len(words) - 1
+        else:
+            cut = rng.randint(1, len(words) - 1)
+        examples.append((" ".join(words[:cut]), " ".join(words[cut:])))
+    return examples
+
+
+def pretrain_prefix_lm(model, tokenizer, texts: list[str], seed: int, steps: int, batch_size: int,
+                       learning_rate: float, max_source_length: int, max_target_length: int) -> list[float]:
+    """Train ``model`` for ``steps`` AdamW steps on prefix-LM examples of ``texts``; returns the losses."""
+    import torch
+
+    rng = random.Random(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
+    losses = []
+    model.train()
+    for _ in range(steps):
+        sources, targets = zip(*prefix_lm_examples(rng.sample(texts, batch_size), rng))
+        batch = tokenizer(list(sources), padding=True, truncation=True, max_length=max_source_length,
+                          return_tensors="pt")
+        labels = tokenizer(list(targets), padding=True, truncation=True, max_length=max_target_length,
+                           return_tensors="pt").input_ids
+        batch["labels"] = labels.masked_fill(labels == tokenizer.pad_token_id, -100)
+        loss = model(**batch).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+@fixture("t5_tiny", version=1)
+def build_t5_tiny(folder: Path) -> None:
+    """A tiny T5 (2+2 layers, d_model 64) and its BPE tokenizer, briefly pre-trained on fixture text."""
+    import json
+
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    texts = pretraining_texts(seed=0)
+    tokenizer = train_t5_tokenizer(texts, VOCAB_SIZE)
+    for word in LABEL_WORDS:  # the notebooks score label words by their first token: keep them whole
+        assert len(tokenizer(word, add_special_tokens=False).input_ids) == 1, f"{word!r} is not one token"
+    config = T5Config(vocab_size=len(tokenizer), pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, **TINY_T5)
+    with torch.random.fork_rng():  # leave the caller's random state alone
+        torch.manual_seed(0)
+        model = T5ForConditionalGeneration(config)
+        losses = pretrain_prefix_lm(model, tokenizer, texts, seed=0, **{k: v for k, v in PRETRAIN.items()
+                                                                         if k != "reviews_with_verdict"})
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / "pretraining.json").write_text(json.dumps(
+        {"objective": "prefix language modelling", **PRETRAIN, "texts": len(texts),
+         "first_loss": losses[0], "last_loss": sum(losses[-20:]) / 20}, indent=2))
+
+
+@fixture("t5_small_config", version=1)
+def build_t5_small_config(folder: Path) -> None:
+    """t5-small's ``config.json`` (no weights): the real architecture, for counting parameters offline."""
+    from transformers import T5Config
+
+    T5Config(**T5_SMALL_CONFIG).save_pretrained(folder)
+
+
+def random_t5(seed: int = 0, **overrides):
+    """A randomly initialised T5 of the tiny fixture's shape (vocabulary 128 unless overridden), built
+    in milliseconds without a tokenizer or pre-training: for unit tests of code that modifies T5."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    values = {**TINY_T5, "vocab_size": 128, "pad_token_id": 0, "eos_token_id": 1, "decoder_start_token_id": 0, **overrides}
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return T5ForConditionalGeneration(T5Config(**values)).eval()

@@ -1,0 +1,116 @@
+"""Soft prompt tuning from scratch (Lester et al., 2021): trainable virtual tokens in front of the input.
+
+The frozen model's encoder normally reads the embeddings of the input tokens. Prompt tuning
+prepends ``n`` extra vectors, the only trainable parameters, and extends the attention mask so
+that every real token can attend to them. They start as the embeddings of real vocabulary tokens
+(the tokens of an initialisation text, repeated or cut to ``n``, as peft's ``TEXT`` init does),
+which trains far better than random vectors far from anything the model has seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from hwutils.core.errors import ConfigError
+from hwutils.core.models import freeze
+from hwutils.t5_peft.weights import load_exactly, read_method_weights, save_method_weights
+
+METHOD = "soft_prompt"
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    """How many virtual tokens are prepended to the encoder's input."""
+
+    num_virtual_tokens: int = 20
+
+    def __post_init__(self):
+        if self.num_virtual_tokens < 1:
+            raise ConfigError(f"num_virtual_tokens must be at least 1, got {self.num_virtual_tokens}")
+
+
+def init_token_ids(tokenizer, text: str, n: int) -> list[int]:
+    """The ids of ``text`` (as the tokenizer encodes it, ``</s>`` included), repeated or cut to ``n``."""
+    ids = tokenizer(text)["input_ids"]
+    if not ids:
+        raise ConfigError(f"the prompt initialisation text {text!r} has no tokens")
+    return (ids * (n // len(ids) + 1))[:n]
+
+
+class SoftPromptModel(nn.Module):
+    """A frozen encoder-decoder whose encoder input starts with ``n`` trainable embeddings.
+
+    ``forward`` and ``generate`` take the model's usual ``input_ids``/``attention_mask`` (and any
+    other keyword, e.g. ``labels`` or ``decoder_input_ids``) and pass ``inputs_embeds`` instead.
+    """
+
+    def __init__(self, model: nn.Module, config: PromptConfig, init_ids: Sequence[int]):
+        super().__init__()
+        if len(init_ids) != config.num_virtual_tokens:
+            raise ConfigError(f"{len(init_ids)} initialisation ids for {config.num_virtual_tokens} virtual tokens")
+        self.model = freeze(model)
+        self.prompt_config = config
+        embeddings = model.get_input_embeddings().weight
+        ids = torch.as_tensor(list(init_ids), device=embeddings.device)
+        self.prompt_embeddings = nn.Parameter(embeddings[ids].detach().clone())  # (n, d_model)
+        self.train(model.training)  # keep the wrapped model's mode (from_pretrained returns it in eval mode)
+
+    @property
+    def config(self):
+        return self.model.config
+
+    def prepend_prompt(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None):
+        """``(inputs_embeds, attention_mask)`` with the virtual tokens in front of every sequence."""
+        embeds = self.model.get_input_embeddings()(input_ids)
+        batch = embeds.shape[0]
+        prompts = self.prompt_embeddings.to(embeds.dtype).unsqueeze(0).expand(batch, -1, -1)
+        if attention_mask is None:
+            attention_mask = torch.ones(input_ids.shape, dtype=torch.long, device=input_ids.device)
+        prompt_mask = attention_mask.new_ones(batch, self.prompt_config.num_virtual_tokens)
+        return torch.cat([prompts, embeds], dim=1), torch.cat([prompt_mask, attention_mask], dim=1)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs):
+        inputs_embeds, attention_mask = self.prepend_prompt(input_ids, attention_mask)
+        return self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
+
+    @torch.no_grad()
+    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs):
+        inputs_embeds, attention_mask = self.prepend_prompt(input_ids, attention_mask)
+        return self.model.generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
+
+
+def add_soft_prompt(model: nn.Module, config: PromptConfig, init_ids: Sequence[int]) -> SoftPromptModel:
+    """Freeze ``model`` and wrap it with ``config.num_virtual_tokens`` virtual tokens initialised from
+    the embeddings of ``init_ids`` (see :func:`init_token_ids`)."""
+    return SoftPromptModel(model, config, init_ids)
+
+
+def count_parameters(model_config, config: PromptConfig) -> int:
+    """Trainable parameters of the soft prompt: one ``d_model`` vector per virtual token."""
+    return config.num_virtual_tokens * model_config.d_model
+
+
+def parameter_formula(model_config, config: PromptConfig) -> str:
+    return f"n × d_model = {config.num_virtual_tokens} × {model_config.d_model}"
+
+
+def save(model: SoftPromptModel, path: str | Path) -> Path:
+    """Write the virtual-token embeddings (and the prompt configuration and architecture) to ``path``."""
+    if not isinstance(model, SoftPromptModel):
+        raise ConfigError("save expects the SoftPromptModel returned by add_soft_prompt")
+    return save_method_weights(path, method=METHOD, hyper_parameters=asdict(model.prompt_config),
+                               model_config=model.config, state_dict={"prompt_embeddings": model.prompt_embeddings})
+
+
+def load(model: nn.Module, path: str | Path) -> SoftPromptModel:
+    """Wrap a fresh ``model`` with the saved soft prompt."""
+    hyper_parameters, state_dict = read_method_weights(path, method=METHOD, model_config=model.config)
+    config = PromptConfig(**hyper_parameters)
+    wrapped = SoftPromptModel(model, config, init_ids=[0] * config.num_virtual_tokens)  # overwritten below
+    load_exactly(wrapped, state_dict, path)
+    return wrapped

@@ -1,0 +1,145 @@
+"""Encoding, dynamic padding, batches, prediction and fine-tuning of sequence classifiers."""
+
+from __future__ import annotations
+
+import datasets
+import numpy as np
+import pytest
+import torch
+from transformers import AutoTokenizer, RobertaConfig, RobertaForSequenceClassification
+
+from hwutils.core import fixtures
+from hwutils.core.errors import ConfigError
+from hwutils.encoders.classification import (BatchStream, TrainableState, autocast_context, encode, fine_tune, make_optimizer,
+                                             pad_batch, predict, steps_for)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return AutoTokenizer.from_pretrained(fixtures.fixture_path("tiny_roberta"))
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    words = ["red", "blue", "green"]
+    rows = {"premise": [f"The car is {w} today." for w in words * 6],
+            "hypothesis": [f"The car is {w}." for w in words * 6],
+            "label": [i % 3 for i in range(18)], "genre": ["x"] * 18}
+    return datasets.Dataset.from_dict(rows)
+
+
+def tiny_classifier(tokenizer, seed=0):
+    torch.manual_seed(seed)
+    config = RobertaConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                           intermediate_size=32, max_position_embeddings=80, type_vocab_size=1, num_labels=3,
+                           pad_token_id=tokenizer.pad_token_id, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    return RobertaForSequenceClassification(config)
+
+
+def test_encode_pairs_and_single_texts_without_padding(tokenizer, pairs):
+    encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
+    assert set(encoded.column_names) == {"input_ids", "attention_mask", "label"}
+    ids = encoded[0]["input_ids"]
+    assert ids[0] == tokenizer.bos_token_id and ids.count(tokenizer.eos_token_id) == 3  # <s> A </s></s> B </s>
+    assert tokenizer.pad_token_id not in ids
+    single = encode(pairs, tokenizer, ["premise"], max_length=4)
+    assert all(len(row) == 4 for row in single["input_ids"])  # truncated
+    with pytest.raises(ConfigError):
+        encode(pairs, tokenizer, ["premise", "hypothesis", "genre"], max_length=8)
+
+
+def test_pad_batch_pads_to_the_longest_row_only():
+    rows = [{"input_ids": [0, 5, 2], "label": 1}, {"input_ids": [0, 5, 6, 7, 2], "label": 0}]
+    batch = pad_batch(rows, pad_token_id=1)
+    assert batch["input_ids"].tolist() == [[0, 5, 2, 1, 1], [0, 5, 6, 7, 2]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
+    assert batch["labels"].tolist() == [1, 0]
+
+
+def test_batch_stream_covers_an_epoch_without_repeats_and_is_seeded(tokenizer, pairs):
+    encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
+
+    def first_epoch(seed):
+        stream = BatchStream(encoded, tokenizer.pad_token_id, 6, torch.Generator().manual_seed(seed))
+        return [stream()["input_ids"] for _ in range(3)]
+
+    epoch = first_epoch(0)
+    rows = sorted(tuple(r[r != tokenizer.pad_token_id].tolist()) for b in epoch for r in b)
+    assert rows == sorted(tuple(r) for r in encoded["input_ids"])
+    assert all(torch.equal(a, b) for a, b in zip(epoch, first_epoch(0)))
+    assert not all(torch.equal(a, b) for a, b in zip(epoch, first_epoch(1)))
+
+
+def test_predict_keeps_the_dataset_order(tokenizer, pairs):
+    encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
+    model = tiny_classifier(tokenizer).eval()
+    logits = predict(model, encoded, tokenizer.pad_token_id, batch_size=4, autocast_dtype="float32")
+    with torch.no_grad():
+        one_by_one = np.concatenate([model(input_ids=torch.tensor([row["input_ids"]])).logits.numpy() for row in encoded])
+    np.testing.assert_allclose(logits, one_by_one, atol=1e-5)
+
+
+def test_trainable_state_holds_only_trainable_weights_and_restores_them(tokenizer):
+    model = tiny_classifier(tokenizer)
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name.startswith("classifier"))
+    wrapped = TrainableState(model)
+    state = wrapped.state_dict()
+    assert set(state) == {n for n, p in model.named_parameters() if n.startswith("classifier")}
+    with torch.no_grad():
+        model.classifier.out_proj.weight.zero_()
+    wrapped.load_state_dict(state)
+    assert model.classifier.out_proj.weight.abs().sum() > 0
+    with pytest.raises(RuntimeError):
+        wrapped.load_state_dict({})
+
+
+def test_optimizer_does_not_decay_biases_and_needs_trainable_parameters(tokenizer):
+    model = tiny_classifier(tokenizer)
+    optimizer = make_optimizer(model, lr=1e-3, weight_decay=0.1)
+    decayed, plain = optimizer.param_groups
+    assert decayed["weight_decay"] == 0.1 and all(p.ndim >= 2 for p in decayed["params"])
+    assert plain["weight_decay"] == 0.0 and all(p.ndim < 2 for p in plain["params"])
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    with pytest.raises(ConfigError):
+        make_optimizer(model, lr=1e-3, weight_decay=0.1)
+
+
+def test_fine_tune_learns_and_resumes_from_its_checkpoint(tokenizer, pairs, tmp_path):
+    encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
+
+    def run(checkpoint):
+        model = tiny_classifier(tokenizer)
+        stream = BatchStream(encoded, tokenizer.pad_token_id, 6, torch.Generator().manual_seed(0))
+        result = fine_tune(model, stream, lr=1e-2, steps=40, checkpoint=checkpoint, fingerprint={"test": 1},
+                           generator=stream.generator, autocast_dtype="float32", desc="test")
+        return model, result
+
+    model, result = run(tmp_path / "ckpt.pt")
+    losses = [r["loss"] for r in result.losses]
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+    assert result.losses[0]["lr"] < result.losses[5]["lr"]  # warm-up ...
+    assert result.losses[-1]["lr"] < result.losses[10]["lr"]  # ... then decay
+    again, resumed = run(tmp_path / "ckpt.pt")  # a rerun finds the finished checkpoint
+    assert resumed.resumed_from_step == 40 and resumed.losses == result.losses
+    for a, b in zip(model.parameters(), again.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_steps_and_autocast_choices():
+    assert steps_for(3, 3000, 32) == 281 and steps_for(0.001, 10, 32) == 1
+    assert autocast_context(torch.device("cpu"), "auto").__class__.__name__ == "nullcontext"
+    with pytest.raises(ConfigError):
+        autocast_context(torch.device("cpu"), "float8")
+
+
+def test_same_seed_gives_identical_training(tokenizer, pairs):
+    encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
+
+    def losses():
+        model = tiny_classifier(tokenizer)
+        stream = BatchStream(encoded, tokenizer.pad_token_id, 6, torch.Generator().manual_seed(0))
+        return [r["loss"] for r in fine_tune(model, stream, lr=1e-2, steps=8, autocast_dtype="float32", desc="test").losses]
+
+    assert losses() == losses()

@@ -1,0 +1,41 @@
+"""The tiny_roberta fixture loads like roberta-large and has learned something from its pre-training."""
+
+from __future__ import annotations
+
+import torch
+from transformers import AutoConfig, AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer, RobertaForMaskedLM
+
+from hwutils.core import fixtures
+from hwutils.core.fixtures.text_datasets import fixture_sentences
+
+
+def test_loads_through_the_auto_classes_like_roberta_large():
+    folder = fixtures.fixture_path("tiny_roberta")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    config = AutoConfig.from_pretrained(folder)
+    assert type(tokenizer).__name__ == "RobertaTokenizerFast" and config.model_type == "roberta"
+    assert (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id) == \
+        (config.bos_token_id, config.pad_token_id, config.eos_token_id) == (0, 1, 2)
+    assert len(tokenizer) == config.vocab_size
+    pair = tokenizer("The senator is reading a newspaper.", "The senator is reading.")
+    assert tokenizer.convert_ids_to_tokens(pair["input_ids"]).count("</s>") == 3  # <s> A </s></s> B </s>
+    assert "Ġnewspaper" in tokenizer.convert_ids_to_tokens(pair["input_ids"])  # frequent fixture words are whole tokens
+    model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=3)
+    assert model.classifier.out_proj.out_features == 3
+
+
+def test_pre_training_taught_the_masked_language_model():
+    folder = fixtures.fixture_path("tiny_roberta")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    trained = AutoModelForMaskedLM.from_pretrained(folder).eval()
+    torch.manual_seed(0)
+    untrained = RobertaForMaskedLM(trained.config).eval()
+    encoded = tokenizer(fixture_sentences(200, seed=1), padding=True, return_tensors="pt")
+    labels = encoded["input_ids"].clone()
+    masked = (torch.rand(labels.shape, generator=torch.Generator().manual_seed(0)) < 0.15) & (encoded["attention_mask"] == 1)
+    labels[~masked] = -100
+    inputs = encoded["input_ids"].masked_fill(masked, tokenizer.mask_token_id)
+    with torch.no_grad():
+        trained_loss = trained(input_ids=inputs, attention_mask=encoded["attention_mask"], labels=labels).loss
+        untrained_loss = untrained(input_ids=inputs, attention_mask=encoded["attention_mask"], labels=labels).loss
+    assert trained_loss < 0.75 * untrained_loss, (trained_loss, untrained_loss)

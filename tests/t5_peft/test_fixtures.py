@@ -1,0 +1,71 @@
+"""The tiny T5 fixture and the t5-small configuration; hwutils.t5_peft.t5_layout's analytic counts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoTokenizer, T5Config, T5ForConditionalGeneration
+
+from hwutils.core.errors import ConfigError
+from hwutils.core.fixtures import fixture_path
+from hwutils.t5_peft.fixtures import T5_SMALL_CONFIG, random_t5
+from hwutils.core.models import count_parameters, on_meta_device
+from hwutils.t5_peft import t5_layout
+
+
+def test_tiny_t5_loads_like_a_hub_checkpoint_and_knows_the_label_words():
+    folder = fixture_path("t5_tiny")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = T5ForConditionalGeneration.from_pretrained(folder)
+    assert (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id) == (0, 1, 2)
+    assert tokenizer("The plot was dull.")["input_ids"][-1] == tokenizer.eos_token_id
+    assert "token_type_ids" not in tokenizer("x")
+    for word in ("positive", "negative"):
+        assert len(tokenizer(word, add_special_tokens=False)["input_ids"]) == 1
+    assert model.config.vocab_size == len(tokenizer)
+    assert model.lm_head.weight is model.shared.weight, "tied embeddings, like t5-small"
+    pretraining = json.loads((folder / "pretraining.json").read_text())
+    assert pretraining["last_loss"] < 0.5 * pretraining["first_loss"], "the fixture model was pre-trained"
+
+
+def test_t5_small_config_fixture_is_the_real_architecture():
+    config = AutoConfig.from_pretrained(fixture_path("t5_small_config"))
+    model = on_meta_device(T5ForConditionalGeneration, config)
+    assert count_parameters(model).total == 60_506_624  # DESIGN.md's reference figure
+
+
+@pytest.mark.parametrize("overrides", [{}, {"feed_forward_proj": "gated-gelu"}, {"num_decoder_layers": 3},
+                                       {"tie_word_embeddings": False}])
+def test_total_parameters_formula_matches_the_model(overrides):
+    model = random_t5(**overrides)
+    assert t5_layout.total_parameters(model.config) == count_parameters(model).total
+    assert t5_layout.total_parameters(T5Config(**T5_SMALL_CONFIG)) == 60_506_624
+
+
+def test_layout_lists_every_linear_layer_of_the_model():
+    model = random_t5(num_decoder_layers=3)
+    counted = {}
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear):  # e.g. decoder.block.2.layer.1.EncDecAttention.q -> decoder.EncDecAttention.q
+            parts = name.split(".")
+            key = name if name == "lm_head" else f"{parts[0]}.{parts[-2]}.{parts[-1]}"
+            counted[key] = counted.get(key, 0) + 1
+    layout = t5_layout.linear_layers(model.config)
+    assert counted == {layer.name: layer.count for layer in layout}
+    shapes = {name: (m.in_features, m.out_features) for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    assert shapes["decoder.block.2.layer.2.DenseReluDense.wi"] == next(
+        (l.in_features, l.out_features) for l in layout if l.name == "decoder.DenseReluDense.wi")
+
+
+def test_name_patterns_match_whole_components():
+    assert t5_layout.matches("encoder.block.0.layer.0.SelfAttention.q", ["q"])
+    assert t5_layout.matches("decoder.block.1.layer.1.EncDecAttention.q", ["EncDecAttention.q"])
+    assert not t5_layout.matches("decoder.block.1.layer.0.SelfAttention.q", ["EncDecAttention.q"])
+    assert not t5_layout.matches("encoder.block.0.layer.1.DenseReluDense.wi_0", ["wi"])
+
+
+def test_other_architectures_are_refused():
+    with pytest.raises(ConfigError, match="describe T5 models"):
+        t5_layout.linear_layers(AutoConfig.for_model("bert"))
