@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from hwutils.core.progress import progress
+from hwutils.core.prompting import (contextual_calibration, generate_greedy, normalised_label_probabilities,  # noqa: F401
+                                    pick_demonstrations, score_continuations, score_token_continuations)
 
 UNPARSEABLE = -1  # the label id of a generated answer that is none of the answer words
 
@@ -70,122 +71,21 @@ def build_prompt(style: PromptStyle, premise: str, hypothesis: str,
     return DEMONSTRATION_SEPARATOR.join([*shots, style.render(premise, hypothesis)])
 
 
-def pick_demonstrations(dataset, shots: int, seed: int, label_column: str = "label") -> list[dict[str, Any]]:
-    """``shots`` training rows to show in prompts: one per class in turn (so a 3-shot prompt shows
-    each label once), each class's row and the final order chosen with ``seed``."""
-    rng = random.Random(seed)
-    labels = list(dataset[label_column])
-    by_class = {c: [i for i, y in enumerate(labels) if y == c] for c in sorted(set(labels))}
-    classes = list(by_class)
-    rng.shuffle(classes)
-    chosen = [rng.choice(by_class[classes[k % len(classes)]]) for k in range(shots)]
-    rng.shuffle(chosen)
-    return [dataset[i] for i in chosen]
-
-
 # ---------------------------------------------------------------------------------------------
 # Reading the answer by scoring the label continuations
 # ---------------------------------------------------------------------------------------------
 
 
-def _left_padded(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Left-padded ids, attention mask and position ids (counted from each row's first real token)."""
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
-        mask[i, width - len(row):] = 1
-    positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-    return ids, mask, positions
-
-
-@torch.no_grad()
-def score_token_continuations(model: torch.nn.Module, prompt_ids: Sequence[Sequence[int]],
-                              continuation_ids: Sequence[Sequence[int]], pad_id: int, batch_size: int = 16,
-                              desc: str = "scoring") -> np.ndarray:
-    """``log p(continuation | prompt)`` for every prompt and every continuation: shape (prompts, continuations).
-
-    Each score is the sum of the log-probabilities of the continuation's tokens, i.e. the
-    log-probability of the whole continuation. Rows are left-padded, so every continuation ends at
-    the last position and only the last ``max continuation length + 1`` positions need logits (a
-    128k-word vocabulary makes full logits expensive). Position ids count from each row's first real
-    token, so padding changes nothing. When every continuation is a single token, one forward pass
-    of the prompt alone scores all of them.
-    """
-    device = next(model.parameters()).device
-    single_tokens = all(len(c) == 1 for c in continuation_ids)
-    if single_tokens:  # rows are prompts; the next-token distribution at the end holds every score
-        pairs = [(p, None) for p in range(len(prompt_ids))]
-        sequences = [list(p) for p in prompt_ids]
-    else:  # rows are (prompt, continuation) pairs
-        pairs = [(p, c) for p in range(len(prompt_ids)) for c in range(len(continuation_ids))]
-        sequences = [list(prompt_ids[p]) + list(continuation_ids[c]) for p, c in pairs]
-    order = sorted(range(len(pairs)), key=lambda k: len(sequences[k]))  # similar lengths batch together
-    scores = np.zeros((len(prompt_ids), len(continuation_ids)))
-    for start in progress(range(0, len(order), batch_size), desc=desc):
-        batch = order[start:start + batch_size]
-        ids, mask, positions = _left_padded([sequences[k] for k in batch], pad_id)
-        lengths = [0 if single_tokens else len(continuation_ids[pairs[k][1]]) for k in batch]
-        keep = max(lengths) + 1
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
-                       logits_to_keep=keep).logits[:, -keep:, :]
-        log_probs = torch.log_softmax(logits.float(), dim=-1).cpu()  # position j predicts the token at j + 1
-        for row, (k, n) in enumerate(zip(batch, lengths)):
-            p, c = pairs[k]
-            if single_tokens:
-                scores[p] = log_probs[row, -1, [ids[0] for ids in continuation_ids]].numpy()
-            else:
-                targets = ids[row, -n:]
-                scores[p, c] = log_probs[row, keep - 1 - n: keep - 1].gather(1, targets[:, None]).sum().item()
-    return scores
-
-
 def score_labels(model: torch.nn.Module, tokenizer: Any, prompts: Sequence[str], style: PromptStyle,
                  batch_size: int = 16, desc: str = "scoring") -> np.ndarray:
     """Label scores (prompts x labels) of ``style``'s continuations after each prompt."""
-    prompt_ids = tokenizer(list(prompts), add_special_tokens=True)["input_ids"]
-    continuations = [tokenizer(style.continuation(label), add_special_tokens=False)["input_ids"]
-                     for label in range(len(style.answers))]
-    return score_token_continuations(model, prompt_ids, continuations, tokenizer.pad_token_id, batch_size, desc)
-
-
-def normalised_label_probabilities(scores: np.ndarray) -> np.ndarray:
-    """Softmax over the labels of each row: the model's distribution restricted to the label words."""
-    scores = np.asarray(scores, dtype=float)
-    shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
-def contextual_calibration(scores: np.ndarray, content_free_scores: np.ndarray) -> np.ndarray:
-    """Calibrated log-scores: ``log p(label | x) - log p(label | content-free x)``, both normalised
-    over the labels. ``content_free_scores`` has one row per content-free input (averaged) or is a
-    single row. A label the model favours whatever the input loses exactly that favour."""
-    bias = normalised_label_probabilities(np.atleast_2d(content_free_scores)).mean(axis=0)
-    return np.log(normalised_label_probabilities(scores)) - np.log(bias)
+    continuations = [style.continuation(label) for label in range(len(style.answers))]
+    return score_continuations(model, tokenizer, prompts, continuations, batch_size, desc)
 
 
 # ---------------------------------------------------------------------------------------------
 # Reading the answer from generated text
 # ---------------------------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def generate_answers(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int = 5,
-                     batch_size: int = 16, desc: str = "generating") -> list[str]:
-    """Greedy continuations of ``prompts`` (``max_new_tokens`` tokens each), decoded to text."""
-    device = next(model.parameters()).device
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"  # generation appends on the right
-    texts: list[str] = []
-    try:
-        for start in progress(range(0, len(prompts), batch_size), desc=desc):
-            batch = tokenizer(list(prompts[start:start + batch_size]), return_tensors="pt", padding=True).to(device)
-            out = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id)
-            texts += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
-    finally:
-        tokenizer.padding_side = side
-    return texts
 
 
 def parse_answer(text: str, style: PromptStyle) -> int:
