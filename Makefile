@@ -2,24 +2,24 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# The torch pair tested with every other pin (pyproject.toml keeps torch a range for Colab users).
-TORCH_PINS   := torch==2.14.1 torchvision==0.29.1
-# opendelta 0.3.2 declares requirements that no longer install (`sklearn`, `delta-center-client`):
-# it goes in without its dependencies, and hwutils.compat makes it importable.
-NO_DEPS_PINS := opendelta==0.3.2
+# The exact, tested versions (pip constraints); pyproject.toml keeps ranges for Colab and Kaggle.
+LOCK   := requirements.lock
 PROFILE ?= smoke
 JOBS    ?= 2
 ARGS    ?=
 
-.PHONY: setup run test pdf lab clean-reports clean
+.PHONY: setup run test test-fast budgets preflight pdf lab clean-reports clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml Makefile
+# torch first, on its own: it is the largest wheel, and the lock holds the pair that works together.
+# opendelta 0.3.2 declares requirements that no longer install (`sklearn`, `delta-center-client`):
+# it goes in without its dependencies, and hwutils.core.compat makes it importable.
+$(VENV)/.installed: pyproject.toml $(LOCK) Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet $(TORCH_PINS)
-	$(BIN)/pip install --quiet -e ".[dev]"
-	$(BIN)/pip install --quiet --no-deps $(NO_DEPS_PINS)
+	$(BIN)/pip install --quiet -c $(LOCK) torch torchvision
+	$(BIN)/pip install --quiet -c $(LOCK) -e ".[dev,lab]"
+	$(BIN)/pip install --quiet --no-deps $$(grep '^opendelta==' $(LOCK))
 	$(BIN)/python -m ipykernel install --sys-prefix --name hwutils --display-name "Python (hwutils)"
 	touch $@
 
@@ -29,8 +29,21 @@ run: setup
 pdf: setup
 	$(BIN)/hwutils run --profile $(PROFILE) --jobs $(JOBS) --pdf $(ARGS)
 
+# Everything CI runs: unit tests and a smoke execution of every notebook.
 test: setup
 	$(BIN)/python -m pytest $(ARGS)
+
+# The unit tests alone, without executing notebooks (about a minute).
+test-fast: setup
+	$(BIN)/python -m pytest -m "not notebook and not slow" $(ARGS)
+
+# Time budgets, measured against their limits (kept out of the correctness tests).
+budgets: setup
+	$(BIN)/python benchmarks/budgets.py $(ARGS)
+
+# GPU memory and disk each notebook's full profile needs, per GPU (estimates from the real architectures).
+preflight: setup
+	$(BIN)/hwutils preflight $(ARGS)
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/

@@ -11,6 +11,7 @@ import re
 import pytest
 
 from hwutils.batch.runner import discover_notebooks
+from hwutils.batch.setup_cell import has_current_setup_cell, setup_cell_source
 from hwutils.core.profiles import available_notebooks
 
 NOTEBOOKS = [p.stem for p in discover_notebooks()]
@@ -43,11 +44,23 @@ def test_committed_notebook_is_clean_and_parameterised(name):
     code_cells = [c for c in notebook["cells"] if c["cell_type"] == "code"]
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code_cells), \
         f"{path.name} is committed with outputs: clear them (executed copies belong in reports/)"
-    first = code_cells[0]
-    assert "parameters" in first.get("metadata", {}).get("tags", []), f"{path.name}: first code cell must be tagged 'parameters'"
-    source = "".join(first["source"])
+    longest = max(len("".join(c["source"]).splitlines()) for c in code_cells)
+    assert longest <= 30, f"{path.name} has a code cell of {longest} lines: move reusable code into its topic package"
+    assert has_current_setup_cell(path), f"{path.name}: the first code cell must be the generated set-up cell " \
+                                         "(run `hwutils setup-cell --write`)"
+    second = code_cells[1]
+    assert "parameters" in second.get("metadata", {}).get("tags", []), \
+        f"{path.name}: the code cell after the set-up cell must be tagged 'parameters'"
+    source = "".join(second["source"])
     for parameter in ("PROFILE", "SEED", "OUTPUT_DIR", "OVERRIDES"):
         assert f"{parameter} =" in source, f"{path.name}: parameters cell lacks {parameter}"
     assert not re.search(r"^\s*\w*token\w*\s*=", source, re.IGNORECASE | re.MULTILINE), \
         f"{path.name}: a Hub token must never be a notebook parameter (papermill writes parameters into the output)"
     assert name in available_notebooks(), f"{path.name} has no hwutils/settings/{name}.toml"
+
+
+def test_the_set_up_cell_installs_from_the_repository_named_in_pyproject_and_carries_no_token():
+    source = setup_cell_source()
+    assert "git+https://github.com/" in source and "HWUTILS_SOURCE" in source
+    assert "--no-deps" in source and "opendelta==" in source
+    assert not re.search(r"hf_[A-Za-z0-9]{10,}", source)

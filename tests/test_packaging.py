@@ -1,10 +1,15 @@
-"""The set-up files agree with each other, and CI runs the README's test command."""
+"""The set-up files agree: pyproject.toml's ranges contain the lock, environment.yml mirrors the
+lock, the Makefile installs the lock, and CI runs the README's test command."""
 
 from __future__ import annotations
 
 import re
 import tomllib
 from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)\s*==\s*([^\s;#]+)")
@@ -15,18 +20,12 @@ def pins(lines) -> dict[str, str]:
     for line in lines:
         match = PIN.match(line.strip().lstrip("-").strip())
         if match:
-            found[match.group(1).lower().replace("_", "-")] = match.group(2)
+            found[canonicalize_name(match.group(1))] = match.group(2)
     return found
 
 
-def pyproject_pins() -> dict[str, str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return pins(project["dependencies"] + project["optional-dependencies"]["dev"])
-
-
-def makefile_pins() -> dict[str, str]:
-    text = (ROOT / "Makefile").read_text()
-    return pins(re.findall(r"[\w.\-]+==[\w.]+", " ".join(re.findall(r"^(?:TORCH_PINS|NO_DEPS_PINS)\s*:=(.*)$", text, re.M))))
+def lock_pins() -> dict[str, str]:
+    return pins(line for line in (ROOT / "requirements.lock").read_text().splitlines() if not line.startswith("#"))
 
 
 def environment_pins() -> dict[str, str]:
@@ -35,25 +34,42 @@ def environment_pins() -> dict[str, str]:
     return pins([line for line in lines if not line.lstrip().startswith("#")] + no_deps)
 
 
-def test_environment_yml_pins_the_same_versions_as_pyproject_and_makefile():
-    expected = {**pyproject_pins(), **makefile_pins()}
-    assert environment_pins() == expected
+def project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
-def test_every_exact_dependency_is_pinned_except_the_torch_range():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    unpinned = [d for d in project["dependencies"] if "==" not in d]
-    assert sorted(d.split(">")[0] for d in unpinned) == ["torch", "torchvision"]
+def declared_requirements() -> list[Requirement]:
+    extras = project()["optional-dependencies"]
+    return [Requirement(d) for d in project()["dependencies"] + [d for group in extras.values() for d in group]]
 
 
-def test_makefile_torch_pins_satisfy_pyproject_ranges():
-    from packaging.requirements import Requirement
+def test_pyproject_declares_ranges_not_exact_pins():
+    exact = [str(r) for r in declared_requirements() if any(s.operator == "==" for s in r.specifier)]
+    assert exact == [], f"pyproject.toml pins exactly (use a range; exact versions live in the lock): {exact}"
 
-    ranges = {Requirement(d).name: Requirement(d).specifier for d in tomllib.loads(
-        (ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
-    for name, version in makefile_pins().items():
-        if name in ranges:
-            assert version in ranges[name], f"{name}=={version} is outside pyproject's {ranges[name]}"
+
+@pytest.mark.parametrize("requirement", declared_requirements(), ids=str)
+def test_the_lock_satisfies_every_declared_range(requirement):
+    locked = lock_pins()
+    name = canonicalize_name(requirement.name)
+    assert name in locked, f"{name} is declared in pyproject.toml but missing from requirements.lock"
+    assert requirement.specifier.contains(locked[name], prereleases=True), \
+        f"requirements.lock has {name}=={locked[name]}, outside pyproject's {requirement.specifier}"
+
+
+def test_environment_yml_mirrors_the_lock():
+    assert environment_pins() == lock_pins()
+
+
+def test_the_range_check_would_catch_a_lock_outside_a_range():
+    assert not Requirement("numpy>=1.26,<3").specifier.contains("3.0.1")
+
+
+def test_makefile_installs_from_the_lock_and_opendelta_without_dependencies():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "-c $(LOCK)" in makefile and "LOCK   := requirements.lock" in makefile
+    assert "--no-deps $$(grep '^opendelta==' $(LOCK))" in makefile
+    assert "opendelta" in lock_pins()
 
 
 def test_ci_runs_the_readme_test_command():

@@ -4,6 +4,7 @@
     hwutils summary REPORTS_DIR   # rebuild summary.md/.html from the results.json files there
     hwutils fixtures              # build every fixture now and say how long each took
     hwutils list                  # the notebooks, their topic packages and headline metrics
+    hwutils setup-cell [--write]  # print the notebooks' set-up cell, or write it into every notebook
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("reports", type=Path, nargs="?", help="the reports folder (default: reports/)")
     commands.add_parser("fixtures", help="build every fixture now")
     commands.add_parser("list", help="list the notebooks")
+    setup = commands.add_parser("setup-cell", help="print the set-up cell every notebook opens with")
+    setup.add_argument("--write", action="store_true", help="write it into every notebook of notebooks/")
     args = parser.parse_args(argv)
 
     try:
@@ -58,6 +61,15 @@ def main(argv: list[str] | None = None) -> int:
 
             path = build_summary(args.reports or reports_dir())
             print(f"Summary: {path} (and {path.with_suffix('.html')})")
+            return 0
+        if args.command == "setup-cell":
+            from hwutils.batch import setup_cell
+
+            if not args.write:
+                print(setup_cell.setup_cell_source())
+                return 0
+            changed = setup_cell.write_all()
+            print(f"set-up cell written into {len(changed)} notebook(s): {', '.join(p.name for p in changed) or 'none changed'}")
             return 0
         if args.command == "fixtures":
             from hwutils.core.fixtures import build_all

@@ -30,6 +30,7 @@ import torch
 
 from hwutils.core.display import format_value, show_markdown
 from hwutils.core.errors import ConfigError
+from hwutils.core.paths import default_output_dir
 from hwutils.core.precision import Precision, choose_precision
 from hwutils.core.profiles import NotebookInfo, Settings, load_settings, notebook_info
 from hwutils.core.results import (RESERVED_KEYS, SCHEMA_VERSION, environment_info, method_record, snake_case_key,
@@ -155,7 +156,7 @@ class Run:
         return self.describe() + "\n\n" + self.settings._repr_markdown_()
 
 
-def start_run(notebook: str, profile: str, seed: int, output_dir: str | Path,
+def start_run(notebook: str, profile: str, seed: int, output_dir: str | Path = "",
               overrides: Mapping[str, Any] | None = None) -> Run:
     """Set up a notebook run (see the module docstring) and return it."""
     info = notebook_info(notebook)
@@ -168,7 +169,9 @@ def start_run(notebook: str, profile: str, seed: int, output_dir: str | Path,
     device = pick_device(settings.get("device", "auto"))
     # a notebook without a precision setting computes in float32 everywhere
     precision = choose_precision(device, settings.get("precision", "float32"))
-    output_dir = Path(output_dir).expanduser().resolve()
+    # An empty OUTPUT_DIR means reports/<notebook>: in the checkout, or in the working folder when
+    # the notebook runs on its own (Colab, Kaggle).
+    output_dir = Path(output_dir).expanduser().resolve() if str(output_dir) else default_output_dir(notebook)
     output_dir.mkdir(parents=True, exist_ok=True)
     run = Run(info, settings, seed, output_dir, device, precision, torch.get_num_threads())
     run.document = {

@@ -1,0 +1,87 @@
+"""The one set-up cell every notebook opens with, generated so that the notebooks never drift.
+
+The cell is harmless everywhere: where hwutils imports (a checkout after ``make setup``, a conda
+environment) it installs nothing; on Colab or Kaggle it installs the project from the repository
+named in ``pyproject.toml`` (``[project.urls] Repository``; ``HWUTILS_SOURCE`` overrides it with a
+fork, a local checkout or a wheel), then opendelta without its dependencies, says what changed and
+whether a restart is needed, and brings Kaggle's Hub token secret into the environment.
+
+``hwutils setup-cell`` prints the cell; ``hwutils setup-cell --write`` puts it first in every
+notebook of ``notebooks/`` (tagged ``setup``), replacing an older one.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import uuid
+from pathlib import Path
+
+import nbformat
+
+from hwutils.core.paths import PROJECT_ROOT, notebooks_dir
+
+SETUP_TAG = "setup"
+TEMPLATE = '''\
+# Set-up: on Colab, Kaggle or any fresh Python this installs the course's helpers (hwutils) once;
+# where they are installed already (`make setup`, conda) it does nothing. Never put a token here.
+import importlib, importlib.util, os, subprocess, sys
+if importlib.util.find_spec("hwutils") is None:
+    from importlib import metadata
+    before = {{(d.metadata["Name"] or "").lower(): d.version for d in metadata.distributions()}}
+    source = os.environ.get("HWUTILS_SOURCE", "git+{repository}")
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run(pip + [source if os.path.exists(source) else f"hwutils @ {{source}}"], check=True)
+    subprocess.run(pip + ["--no-deps", "{opendelta}"], check=True)  # its declared dependencies no longer install
+    importlib.invalidate_caches()
+    from hwutils.core.platform import report_install
+    report_install(before)
+from hwutils.core.platform import prepare_platform
+print(prepare_platform())'''
+
+
+def repository_url(root: Path = PROJECT_ROOT) -> str:
+    """The repository's address, from ``pyproject.toml`` (the one place it is written)."""
+    return tomllib.loads((root / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+
+
+def opendelta_pin(root: Path = PROJECT_ROOT) -> str:
+    """``opendelta==<version>`` as the lock has it."""
+    match = re.search(r"^opendelta==\S+", (root / "requirements.lock").read_text(), re.M)
+    if not match:
+        raise ValueError("requirements.lock has no opendelta pin")
+    return match.group(0)
+
+
+def setup_cell_source(root: Path = PROJECT_ROOT) -> str:
+    """The set-up cell's source, filled from pyproject.toml and the lock."""
+    return TEMPLATE.format(repository=repository_url(root), opendelta=opendelta_pin(root))
+
+
+def has_current_setup_cell(path: Path, root: Path = PROJECT_ROOT) -> bool:
+    """True when the notebook's first code cell is tagged ``setup`` and is the generated cell."""
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    return bool(cells) and SETUP_TAG in cells[0].metadata.get("tags", []) and cells[0].source == setup_cell_source(root)
+
+
+def write_setup_cell(path: Path, root: Path = PROJECT_ROOT) -> bool:
+    """Put the current set-up cell first among the code cells of ``path`` (replacing an older one,
+    keeping any markdown title above it); returns whether the file changed."""
+    notebook = nbformat.read(path, as_version=4)
+    cells = notebook.cells
+    old = [i for i, c in enumerate(cells) if c.cell_type == "code" and SETUP_TAG in c.metadata.get("tags", [])]
+    source = setup_cell_source(root)
+    if old and cells[old[0]].source == source and old[0] == next(i for i, c in enumerate(cells) if c.cell_type == "code"):
+        return False
+    for index in reversed(old):
+        del cells[index]
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": [SETUP_TAG]}, id=uuid.uuid4().hex[:8])
+    first_code = next((i for i, c in enumerate(cells) if c.cell_type == "code"), len(cells))
+    cells.insert(first_code, cell)
+    nbformat.write(notebook, path)
+    return True
+
+
+def write_all(folder: Path | None = None) -> list[Path]:
+    """Rewrite the set-up cell of every notebook in ``folder`` (default ``notebooks/``); the changed ones."""
+    return [path for path in sorted((folder or notebooks_dir()).glob("*.ipynb")) if write_setup_cell(path)]
