@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,8 @@ def digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_all_fixtures_build_in_under_a_minute_and_deterministically(tmp_path):
-    start = time.perf_counter()
-    seconds = fixtures.build_all(tmp_path / "first")
-    elapsed = time.perf_counter() - start
-    assert elapsed < 60, f"building all fixtures took {elapsed:.0f} s: {seconds}"
+def test_all_fixtures_build_deterministically(tmp_path):
+    fixtures.build_all(tmp_path / "first")  # how long this takes is a budget: `make budgets`
     # built again elsewhere, every file is byte-identical (fixtures are seeded)
     again = {name: fixtures.fixture_path(name, tmp_path / "second") for name in fixtures.registry()}
     for name, folder in again.items():
@@ -42,6 +38,9 @@ def test_fixture_is_cached_and_rebuilt_when_its_version_changes(tmp_path, monkey
         fixtures.fixture("_test_counter", version=2)(build)
         fixtures.fixture_path("_test_counter", tmp_path)
         assert len(calls) == 2
+        monkeypatch.setattr(fixtures, "code_digest", lambda spec: "the builder's code changed")
+        fixtures.fixture_path("_test_counter", tmp_path)
+        assert len(calls) == 3, "a change to the code that builds a fixture rebuilds it"
     finally:
         fixtures._REGISTRY.pop("_test_counter")
 
