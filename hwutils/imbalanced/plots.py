@@ -14,18 +14,19 @@ from hwutils.imbalanced.data import CLASS_NAMES, LABEL
 
 
 def class_distributions(frame: pd.DataFrame, bins: int = 48):
-    """Amount (log scale) and hour of the transaction, one density histogram per class: the
-    shapes are comparable although frauds are a few hundred times rarer."""
+    """Amount (log scale) and hour of the transaction, one histogram per class, each bar the share
+    of that class's transactions: the shapes are comparable although frauds are far rarer."""
     fig, (amount_ax, time_ax) = plt.subplots(1, 2, figsize=(12, 3.6))
     amount_bins = np.logspace(-2, np.log10(max(frame["Amount"].max(), 1.0) + 1), bins)
     hour_bins = np.linspace(0, frame["Time"].max() / 3600, bins)
     for label, colour in ((0, "C0"), (1, "C3")):
         rows = frame[frame[LABEL] == label]
+        share = np.full(len(rows), 1 / max(len(rows), 1))
         name = f"{CLASS_NAMES[label]} ({len(rows):,})"
-        amount_ax.hist(rows["Amount"] + 0.01, bins=amount_bins, density=True, alpha=0.55, color=colour, label=name)
-        time_ax.hist(rows["Time"] / 3600, bins=hour_bins, density=True, alpha=0.55, color=colour, label=name)
-    amount_ax.set(xscale="log", xlabel="amount (+0.01, log scale)", ylabel="density", title="Amount per class")
-    time_ax.set(xlabel="hours since the first transaction", ylabel="density", title="Time per class")
+        amount_ax.hist(rows["Amount"] + 0.01, bins=amount_bins, weights=share, alpha=0.55, color=colour, label=name)
+        time_ax.hist(rows["Time"] / 3600, bins=hour_bins, weights=share, alpha=0.55, color=colour, label=name)
+    amount_ax.set(xscale="log", xlabel="amount (+0.01, log scale)", ylabel="share of the class", title="Amount per class")
+    time_ax.set(xlabel="hours since the first transaction", ylabel="share of the class", title="Time per class")
     for ax in (amount_ax, time_ax):
         ax.legend()
         ax.grid(alpha=0.3)
