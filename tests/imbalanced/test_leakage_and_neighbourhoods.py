@@ -18,7 +18,7 @@ def splits_with_test_frauds_apart() -> Standardised:
         x = np.vstack([rng.normal(0, 1, (n_legit, 2)), rng.normal(centre, 0.3, (n_fraud, 2))]).astype(np.float32)
         return x, np.array([0] * n_legit + [1] * n_fraud)
 
-    parts = {"train": part(600, 12, (5, 5)), "validation": part(200, 4, (5, 5)), "test": part(200, 4, (-5, 5))}
+    parts = {"train": part(600, 12, (5, 5)), "validation": part(200, 3, (5, 5)), "test": part(200, 5, (-5, 5))}
     return Standardised({k: v[0] for k, v in parts.items()}, {k: v[1] for k, v in parts.items()}, np.zeros(2), np.ones(2))
 
 
