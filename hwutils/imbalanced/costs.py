@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from hwutils.imbalanced.model import FraudMLP, forward_flops_per_row, mlp_parameters
+from hwutils.imbalanced.training import random_rows
 
 BYTES_FP32 = 4
 T4_PEAK_FP32_FLOPS = 8.1e12  # NVIDIA's published float32 peak of the T4 (background, not measured here)
@@ -51,20 +52,23 @@ def _synchronise(device: torch.device) -> None:
 
 
 def seconds_per_step(n_features: int, hidden_sizes: Sequence[int], dropout: float, batch_size: int,
-                     device: torch.device, steps: int = 20, seed: int = 0) -> float:
-    """Measured seconds of one Adam step of a fresh MLP on ``batch_size`` random rows (after a warm-up)."""
+                     device: torch.device, training_rows: int = 100_000, steps: int = 20, seed: int = 0) -> float:
+    """Measured seconds of one training step as :func:`~hwutils.imbalanced.training.fit_classifier`
+    takes it: draw a random batch from ``training_rows`` rows held in CPU memory, move it to
+    ``device``, forward, backward, an Adam step, and read the loss (after a warm-up)."""
     generator = torch.Generator().manual_seed(seed)
     model = FraudMLP(n_features, hidden_sizes, dropout).to(device)
     optimizer = torch.optim.Adam(model.parameters())
-    x = torch.randn(batch_size, n_features, generator=generator)
-    y = (torch.rand(batch_size, generator=generator) < 0.5).float()
+    x = torch.randn(training_rows, n_features, generator=generator)
+    y = (torch.rand(training_rows, generator=generator) < 0.5).float()
 
-    def step() -> None:
-        batch_x, batch_y = x.to(device), y.to(device)  # the loop moves every batch from CPU memory too
+    def step() -> float:
+        batch_x, batch_y = (part.to(device) for part in random_rows(x, y, batch_size, generator))
         loss = F.binary_cross_entropy_with_logits(model(batch_x), batch_y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        return loss.item()  # the loop logs every step's loss, which waits for the device
 
     for _ in range(3):
         step()
