@@ -5,6 +5,7 @@
     hwutils fixtures              # build every fixture now and say how long each took
     hwutils list                  # the notebooks, their topic packages and headline metrics
     hwutils setup-cell [--write]  # print the notebooks' set-up cell, or write it into every notebook
+    hwutils preflight [--gpu t4|l4|a100 ...] [--only NAME ...] [--markdown]   # full-profile GPU needs
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("reports", type=Path, nargs="?", help="the reports folder (default: reports/)")
     commands.add_parser("fixtures", help="build every fixture now")
     commands.add_parser("list", help="list the notebooks")
+    flight = commands.add_parser("preflight", help="estimate each notebook's full-profile GPU memory, time and disk")
+    flight.add_argument("--gpu", nargs="+", choices=["t4", "l4", "a100"], help="GPUs to estimate for (default: all)")
+    flight.add_argument("--only", nargs="+", metavar="NAME", help="notebook names or unique prefixes")
+    flight.add_argument("--markdown", action="store_true", help="one row per notebook: the README's table")
     setup = commands.add_parser("setup-cell", help="print the set-up cell every notebook opens with")
     setup.add_argument("--write", action="store_true", help="write it into every notebook of notebooks/")
     args = parser.parse_args(argv)
@@ -61,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
 
             path = build_summary(args.reports or reports_dir())
             print(f"Summary: {path} (and {path.with_suffix('.html')})")
+            return 0
+        if args.command == "preflight":
+            from hwutils.batch.preflight_report import report
+            from hwutils.batch.runner import select_notebooks
+
+            names = [p.stem for p in select_notebooks(discover_notebooks(), args.only)] if args.only else None
+            print(report(names, args.gpu, args.markdown))
             return 0
         if args.command == "setup-cell":
             from hwutils.batch import setup_cell

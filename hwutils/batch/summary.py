@@ -90,11 +90,14 @@ def metric_table(results: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def accuracy_figure(entries: list[Mapping[str, Any]], path: Path) -> Path | None:
     """Each method's headline metric against its trainable parameters, one colour per notebook
-    (only notebooks whose methods record trainable parameters and the headline metric)."""
+    (only notebooks whose headline is a score between 0 and 1, such as an accuracy, and whose
+    methods record trainable parameters)."""
     points: dict[str, list[tuple[int, float, str]]] = {}
     for entry in entries:
         results = entry["results"] or {}
         metric = (results.get("headline") or {}).get("metric")
+        if not metric or not _is_score(metric):
+            continue
         for method, record in results.get("methods", {}).items():
             value, trainable = record.get("metrics", {}).get(metric), record.get("trainable_parameters")
             if metric and value is not None and trainable:
@@ -159,10 +162,13 @@ def build_summary(reports: str | Path, failures: Mapping[str, str] | None = None
     return reports / "summary.md"
 
 
+def _is_score(metric: str) -> bool:
+    """A metric between 0 and 1 where higher is better (accuracy, F1, AUC, recall, precision)."""
+    return "accuracy" in metric or metric.endswith(("f1", "auc", "recall", "precision"))
+
+
 def _as_share(metric: str, value: Any) -> Any:
-    if isinstance(value, float) and ("accuracy" in metric or metric.endswith(("_f1", "_auc", "recall", "precision"))):
-        return percent(value)
-    return value
+    return percent(value) if isinstance(value, float) and _is_score(metric) else value
 
 
 def _html(markdown: str) -> str:
