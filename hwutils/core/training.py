@@ -178,18 +178,36 @@ def move_to(batch: Any, device: torch.device) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
+VERSIONED_FOR_RESUME = ("hwutils", "torch", "transformers", "peft", "datasets", "open_clip_torch", "bitsandbytes")
+
+
+def code_versions() -> dict[str, str]:
+    """Versions of hwutils and the libraries whose code decides a training run's numbers."""
+    from importlib import metadata
+
+    versions = {}
+    for package in VERSIONED_FOR_RESUME:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
 class Checkpointer:
     """Saves the training state to ``path`` every ``every`` steps and finds it again on a rerun.
 
-    ``fingerprint`` (e.g. the model's hyper-parameters) is stored with the state; a checkpoint
-    written for another fingerprint (say, the other profile) is ignored, with a note, and
-    overwritten: training starts over instead of half-loading a different model.
+    ``fingerprint`` (the settings the run depends on) is stored with the state, together with the
+    versions of hwutils and the libraries that compute (:func:`code_versions`); a checkpoint written
+    for another fingerprint (other settings, the other profile, or code that has changed since) is
+    ignored, with a note saying why, and overwritten: training starts over instead of resuming
+    into results that a fix has made stale.
     """
 
     def __init__(self, path: str | Path, every: int, fingerprint: Mapping[str, Any] | None = None):
         self.path = Path(path)
         self.every = int(every)
-        self.fingerprint = dict(fingerprint or {})
+        self.fingerprint = {**dict(fingerprint or {}), "code_versions": code_versions()}
 
     def due(self, step: int, last_step: int) -> bool:
         return step == last_step or (self.every > 0 and step % self.every == 0)
@@ -204,8 +222,11 @@ class Checkpointer:
         if not self.path.exists():
             return None
         state = torch.load(self.path, map_location="cpu", weights_only=True)
-        if state.get("fingerprint") != self.fingerprint:
-            print(f"note: {self.path} was written for other settings; starting over (it will be overwritten)")
+        recorded = state.get("fingerprint") or {}
+        if recorded != self.fingerprint:
+            changed = sorted(k for k in set(recorded) | set(self.fingerprint) if recorded.get(k) != self.fingerprint.get(k))
+            print(f"note: {self.path} was written for other settings or code ({', '.join(changed)} differ); "
+                  "starting over (it will be overwritten)")
             return None
         return state
 

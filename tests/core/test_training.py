@@ -133,3 +133,13 @@ def test_checkpoint_for_other_settings_is_not_resumed(tmp_path, capsys):
 
 def test_runstats_throughput_is_zero_without_time():
     assert RunStats().samples_per_s == 0 and RunStats().tokens_per_s == 0
+
+
+def test_a_checkpoint_from_other_library_versions_is_not_resumed(tmp_path, monkeypatch, capsys):
+    from hwutils.core import training
+
+    Checkpointer(tmp_path / "state.pt", every=1, fingerprint={"width": 5}).save({"step": 3})
+    assert Checkpointer(tmp_path / "state.pt", every=1, fingerprint={"width": 5}).load()["step"] == 3
+    monkeypatch.setattr(training, "code_versions", lambda: {"hwutils": "9.9.9"})
+    assert Checkpointer(tmp_path / "state.pt", every=1, fingerprint={"width": 5}).load() is None
+    assert "code_versions differ" in capsys.readouterr().out
