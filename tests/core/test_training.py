@@ -128,7 +128,7 @@ def test_checkpoint_for_other_settings_is_not_resumed(tmp_path, capsys):
     make_run(tmp_path, steps=5)
     assert Checkpointer(tmp_path / "state.pt", every=5, fingerprint={"width": 5}).load()["step"] == 5
     assert Checkpointer(tmp_path / "state.pt", every=5, fingerprint={"width": 6}).load() is None
-    assert "written for other settings; starting over" in capsys.readouterr().out
+    assert "written for other settings or code (width differ); starting over" in capsys.readouterr().out
 
 
 def test_runstats_throughput_is_zero_without_time():
