@@ -8,6 +8,7 @@ throughput and peak memory for any code, including ``Trainer.train()`` (:func:`r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import resource
@@ -265,6 +266,7 @@ def train(
     count: Callable[[Any], tuple[int, int]] = count_batch,
     desc: str = "training",
     after_step: Callable[[int], None] | None = None,
+    precision: Any = None,
 ) -> TrainResult:
     """Train ``model`` for ``steps`` optimizer steps and return losses, evaluations and costs.
 
@@ -273,13 +275,19 @@ def train(
     every ``eval_every`` steps and at the end. With a ``checkpoint``, the model, optimizer,
     scheduler, RNG states (global torch and ``generator``, the batch sampler's) and the logs are
     saved every ``checkpoint.every`` steps and at the end; a rerun resumes from the last one.
+    ``precision`` (a :class:`hwutils.core.precision.Precision`) runs the loss under autocast and,
+    for float16, scales it so that small gradients do not underflow (unscaled before clipping).
     """
     device = next(model.parameters()).device
     result = TrainResult()
     start_step = 0
+    autocast = precision.autocast if precision is not None else contextlib.nullcontext
+    scaler = precision.grad_scaler() if precision is not None and precision.needs_loss_scaling else None
     state = checkpoint.load() if checkpoint else None
     if state is not None:
         start_step = _restore(state, model, optimizer, scheduler, generator, result)
+        if scaler is not None and state.get("grad_scaler"):
+            scaler.load_state_dict(state["grad_scaler"])
         result.resumed_from_step = start_step
 
     def run_evaluation(step: int) -> None:
@@ -299,12 +307,21 @@ def train(
             run_evaluation(0)
         for step in range(start_step + 1, steps + 1):
             batch = move_to(next_batch(), device)
-            loss = loss_fn(model, batch)
+            with autocast():
+                loss = loss_fn(model, batch)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if scaler is not None:  # float16: scale the loss, unscale before clipping, skip steps that overflowed
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+            else:
+                loss.backward()
             if max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-            optimizer.step()
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
             if scheduler is not None:
                 scheduler.step()
             samples, tokens = count(batch)
@@ -315,7 +332,9 @@ def train(
                 run_evaluation(step)
             if checkpoint and checkpoint.due(step, steps):
                 result.stats = meter.snapshot()
-                checkpoint.save(_state(step, model, optimizer, scheduler, generator, result))
+                state = _state(step, model, optimizer, scheduler, generator, result)
+                state["grad_scaler"] = scaler.state_dict() if scaler is not None else None
+                checkpoint.save(state)
             if after_step is not None:
                 after_step(step)
     bar.close()
