@@ -153,7 +153,7 @@ def test_float16_training_scales_the_loss_and_still_learns(tmp_path):
     model = torch.nn.Linear(8, 1)
     data = torch.randn(64, 8)
     target = data @ torch.arange(8.0)[:, None]
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.02)  # not Adam: it would hide a wrong gradient scale
     precision = choose_precision("cpu", "float16")
     seen_dtypes = []
 
@@ -162,7 +162,7 @@ def test_float16_training_scales_the_loss_and_still_learns(tmp_path):
         seen_dtypes.append(out.dtype)
         return torch.nn.functional.mse_loss(out.float(), batch[1])
 
-    result = train(model, optimizer, lambda: (data, target), loss_fn, steps=100, precision=precision,
+    result = train(model, optimizer, lambda: (data, target), loss_fn, steps=150, precision=precision,
                    max_grad_norm=10.0, checkpoint=Checkpointer(tmp_path / "fp16.pt", every=30))
     assert seen_dtypes[0] == torch.float16, "the forward pass runs under float16 autocast"
     assert result.losses[-1]["loss"] < 0.2 * result.losses[0]["loss"]
