@@ -49,6 +49,7 @@ _QUIET_WARNINGS = (
     r".*TypedStorage is deprecated.*",
     r".*`resume_download` is deprecated.*",
     r".*not compiled with flash attention.*",
+    r".*mtime may not be reliable.*",  # the Trainer's note on some file systems (Colab's, Kaggle's)
 )
 
 
