@@ -18,13 +18,15 @@ CHROMIUM_HELP = (
 )
 
 
-def export_html(executed: Path) -> Path:
-    """The executed notebook as a self-contained HTML page beside it."""
+def export_html(executed: Path, include_code: bool = True) -> Path:
+    """The executed notebook as a self-contained HTML page beside it (``<name>.html``, or without the
+    code cells' input, ``<name>.no-code.html``, nbconvert's ``--no-input``)."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(executed, as_version=4))
-    html = executed.with_suffix(".html")
+    exporter = HTMLExporter(template_name="lab", exclude_input=not include_code, exclude_input_prompt=not include_code)
+    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+    html = executed.with_suffix(".html") if include_code else executed.with_name(executed.stem + ".no-code.html")
     html.write_text(body.replace("</head>", PRINT_CSS + "</head>", 1), encoding="utf-8")
     return html
 

@@ -1,46 +1,60 @@
-"""The batch runner: every notebook executed headlessly with papermill, exported, summarised.
+"""The batch runner: notebooks executed headlessly with papermill, one worker process each, exported, summarised.
 
-    hwutils run [--profile smoke|full] [--only NAME ...] [--jobs N] [--threads N] [--pdf] [--set KEY=VALUE ...]
-    hwutils fixtures          # build every fixture now and say how long each took
-    hwutils list              # the notebooks and their settings files
+    hwutils run [--profile smoke|full] [--only NAME ...] [--notebooks DIR ...] [--jobs N] [--gpus 0,1]
+                [--threads N] [--cell-timeout S] [--pdf] [--pdf-no-code] [--set KEY=VALUE ...]
 
-Each notebook runs in the project's own kernel with its parameters ``PROFILE``, ``SEED`` and
-``OUTPUT_DIR`` (= ``reports/<name>``), then is exported to HTML (and PDF with ``--pdf``).
-A failure does not stop the others; the partial notebook is kept, and the run ends with one
-line per failed notebook naming the failing cell, and a non-zero exit status.
+Each notebook runs in a worker process of its own (:mod:`hwutils.batch.worker`), with the project's
+kernel, its parameters ``PROFILE``, ``SEED``, ``OUTPUT_DIR`` (= ``reports/<name>``) and ``OVERRIDES``,
+then is exported to HTML (and PDF on request). What a worker and its kernel print goes to
+``reports/<name>/batch.log``, not to the console. With ``--gpus``, each worker sees exactly one GPU
+(``CUDA_VISIBLE_DEVICES``) and no two workers share one. A failure, a timed-out cell or a worker
+that dies does not stop the others. Ctrl-C (SIGINT) or SIGTERM stops the running notebooks cleanly,
+writes the summary (finished, interrupted, not started) and exits 130 or 143.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
-from multiprocessing import get_context
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hwutils.batch.export import CHROMIUM_HELP, export_html, export_pdf, find_chromium
+from hwutils.batch.summary import OUTCOME_FILE, build_summary, read_outcome, write_outcome
 from hwutils.core.errors import ConfigError
 from hwutils.core.paths import notebooks_dir, reports_dir
-from hwutils.batch.summary import OUTCOME_FILE, build_summary, write_outcome
 from hwutils.core.profiles import available_notebooks, profile_table
 from hwutils.core.progress import HEADLESS_ENV
 
 KERNEL_NAME = "hwutils"
 KERNEL_START_TIMEOUT_S = 300  # papermill's 60 s default was exceeded on a busy 2-core machine
+SMOKE_CELL_TIMEOUT_S = 900  # a smoke cell that runs longer has hung (the full profile has no default limit)
+LOG_FILE = "batch.log"
+EXIT_STATUS = {"ok": 0, "failed": 1, "timed_out": 124, "interrupted": 130}
+SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
 @dataclass
 class Outcome:
     """What happened to one notebook in a batch run."""
 
     name: str
-    ok: bool
+    status: str  # ok, failed, timed_out, interrupted, died, not_started
     seconds: float
     notebook: Path
     error: str = ""
     exports: list[Path] = field(default_factory=list)
+    device: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -49,8 +63,10 @@ class Outcome:
 
 
 def discover_notebooks(folder: Path | None = None) -> list[Path]:
-    """Every ``*.ipynb`` in ``notebooks/``, in name order."""
-    folder = folder or notebooks_dir()
+    """Every ``*.ipynb`` in ``folder`` (default ``notebooks/``), in name order."""
+    folder = Path(folder or notebooks_dir())
+    if not folder.is_dir():
+        raise ConfigError(f"notebook folder {str(folder)!r} does not exist")
     return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
 
 
@@ -66,94 +82,6 @@ def select_notebooks(notebooks: list[Path], only: list[str] | None) -> list[Path
             raise ConfigError(f"{wanted!r} {problem}; valid names: {', '.join(p.stem for p in notebooks)}")
         chosen += [m for m in matches if m not in chosen]
     return chosen
-
-
-# ---------------------------------------------------------------------------------------------
-# Running one notebook
-# ---------------------------------------------------------------------------------------------
-
-
-def ensure_kernel() -> str:
-    """Register a Jupyter kernel running this very Python (the project's venv) and return its name."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
-        if Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
-            return KERNEL_NAME
-    except NoSuchKernel:
-        pass
-    from ipykernel.kernelspec import install
-
-    install(kernel_name=KERNEL_NAME, display_name="Python (hwutils)", prefix=sys.prefix)
-    return KERNEL_NAME
-
-
-def execute_notebook(notebook: Path, output_dir: Path, profile: str, seed: int | None = None,
-                     overrides: dict[str, Any] | None = None, threads: int | None = None) -> Outcome:
-    """Execute ``notebook`` into ``output_dir/<name>.ipynb`` with papermill; never raises for a
-    failing cell (the outcome says where it failed)."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-    from traitlets.config import Config
-
-    output_dir = Path(output_dir).resolve()
-    output_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("results.json", OUTCOME_FILE):  # a stale result must not pass for this run's
-        (output_dir / stale).unlink(missing_ok=True)
-    executed = output_dir / notebook.name
-    parameters: dict[str, Any] = {"PROFILE": profile, "OUTPUT_DIR": str(output_dir)}
-    if seed is not None:
-        parameters["SEED"] = seed
-    if overrides:
-        parameters["OVERRIDES"] = overrides
-    os.environ[HEADLESS_ENV] = "1"
-    if threads:
-        os.environ["OMP_NUM_THREADS"] = str(threads)
-    start = time.perf_counter()
-    error = ""
-    # The kernel is local: talk to it over Unix sockets instead of unencrypted TCP ports, in a folder
-    # of its own (parallel notebooks would otherwise race for the same socket names).
-    with tempfile.TemporaryDirectory(prefix="hwutils-kernel-") as sockets:
-        kernel_config = Config()
-        kernel_config.KernelManager.transport = "ipc"
-        kernel_config.KernelManager.ip = str(Path(sockets) / "kernel")
-        try:
-            papermill.execute_notebook(str(notebook), str(executed), parameters=parameters,
-                                       kernel_name=ensure_kernel(), cwd=str(notebook.parent), progress_bar=False,
-                                       config=kernel_config, start_timeout=KERNEL_START_TIMEOUT_S)
-        except PapermillExecutionError as failure:
-            first_line = next((line.strip() for line in failure.source.splitlines() if line.strip()), "")
-            error = f"cell In[{failure.exec_count}] `{first_line[:60]}` raised {failure.ename}: {failure.evalue}"
-        except Exception as failure:  # a dead kernel, a missing kernel, a broken notebook file
-            error = f"{type(failure).__name__}: {failure}"
-    return Outcome(notebook.stem, not error, time.perf_counter() - start, executed, error)
-
-
-# ---------------------------------------------------------------------------------------------
-# The batch
-# ---------------------------------------------------------------------------------------------
-
-
-def _run_one(notebook: Path, reports: Path, profile: str, seed: int | None, overrides: dict | None,
-             threads: int | None, pdf_with: str | None) -> Outcome:
-    outcome = execute_notebook(notebook, reports / notebook.stem, profile, seed, overrides, threads)
-    if outcome.notebook.exists():
-        try:
-            outcome.exports.append(export_html(outcome.notebook))
-            if pdf_with:
-                outcome.exports.append(export_pdf(outcome.exports[-1], pdf_with))
-        except Exception as failure:  # an export problem must not hide the notebook's own outcome
-            outcome.exports.append(Path(f"(export failed: {type(failure).__name__}: {failure})"))
-    return outcome
-
-
-def default_threads(profile: str, jobs: int) -> int:
-    """CPU threads per notebook kernel. Smoke models are tiny: one thread is about as fast as two,
-    gives the same floating-point sums on every machine, and does not collapse when the cores are
-    shared (two busy kernels with two OpenMP threads each ran 5-10 times slower here). The full
-    profile shares the cores between the parallel jobs."""
-    return 1 if profile == "smoke" else max(1, (os.cpu_count() or 1) // jobs)
 
 
 def distribute_overrides(notebooks: list[Path], profile: str, overrides: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -181,42 +109,332 @@ def distribute_overrides(notebooks: list[Path], profile: str, overrides: dict[st
     return per_notebook
 
 
-def run_batch(profile: str = "smoke", only: list[str] | None = None, jobs: int = 1, pdf: bool = False,
+# ---------------------------------------------------------------------------------------------
+# Running one notebook (in this process: the worker and the tests call this)
+# ---------------------------------------------------------------------------------------------
+
+
+def ensure_kernel() -> str:
+    """Register a Jupyter kernel running this very Python (the project's venv) and return its name."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+        if Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+            return KERNEL_NAME
+    except NoSuchKernel:
+        pass
+    from ipykernel.kernelspec import install
+
+    install(kernel_name=KERNEL_NAME, display_name="Python (hwutils)", prefix=sys.prefix)
+    return KERNEL_NAME
+
+
+def parameters_problem(notebook: Path) -> str:
+    """Why ``notebook`` cannot take the batch's parameters (no cell tagged ``parameters``), or ``""``."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(notebook, as_version=4).cells
+    except Exception as error:  # not a notebook at all
+        return f"{notebook.name} is not a readable notebook ({type(error).__name__}: {error})"
+    if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells if c.cell_type == "code"):
+        return (f"{notebook.name} has no code cell tagged 'parameters' (PROFILE, SEED, OUTPUT_DIR, OVERRIDES): "
+                "it cannot be run by the batch")
+    return ""
+
+
+def _failed_cell(notebook_path: Path) -> str:
+    """The first line of the cell a failed or timed-out run stopped in, from the saved notebook."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(notebook_path, as_version=4).cells
+    except Exception:
+        return ""
+    for cell in cells:
+        papermill = cell.get("metadata", {}).get("papermill", {})
+        if cell.cell_type == "code" and (papermill.get("exception") or papermill.get("status") == "running"):
+            first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+            return f"cell In[{cell.get('execution_count') or '?'}] `{first[:60]}`"
+    return ""
+
+
+def execute_notebook(notebook: Path, output_dir: Path, profile: str, seed: int | None = None,
+                     overrides: dict[str, Any] | None = None, threads: int | None = None,
+                     cell_timeout: float | None = None) -> Outcome:
+    """Execute ``notebook`` into ``output_dir/<name>.ipynb`` with papermill; never raises for a
+    failing or timed-out cell (the outcome says where), nor for a missing parameters cell."""
+    import papermill
+    from nbclient.exceptions import CellTimeoutError
+    from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
+
+    output_dir = Path(output_dir).resolve()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("results.json", OUTCOME_FILE):  # a stale result must not pass for this run's
+        (output_dir / stale).unlink(missing_ok=True)
+    executed = output_dir / notebook.name
+    device = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    problem = parameters_problem(notebook)
+    if problem:
+        return Outcome(notebook.stem, "failed", 0.0, executed, problem, device=device)
+    parameters: dict[str, Any] = {"PROFILE": profile, "OUTPUT_DIR": str(output_dir)}
+    if seed is not None:
+        parameters["SEED"] = seed
+    if overrides:
+        parameters["OVERRIDES"] = overrides
+    os.environ[HEADLESS_ENV] = "1"
+    if threads:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+    start = time.perf_counter()
+    status, error = "ok", ""
+    # The kernel is local: talk to it over Unix sockets instead of unencrypted TCP ports, in a folder
+    # of its own (parallel notebooks would otherwise race for the same socket names).
+    with tempfile.TemporaryDirectory(prefix="hwutils-kernel-") as sockets:
+        kernel_config = Config()
+        kernel_config.KernelManager.transport = "ipc"
+        kernel_config.KernelManager.ip = str(Path(sockets) / "kernel")
+        try:
+            papermill.execute_notebook(str(notebook), str(executed), parameters=parameters,
+                                       kernel_name=ensure_kernel(), cwd=str(notebook.parent), progress_bar=False,
+                                       config=kernel_config, start_timeout=KERNEL_START_TIMEOUT_S,
+                                       execution_timeout=cell_timeout)
+        except PapermillExecutionError as failure:
+            first_line = next((line.strip() for line in failure.source.splitlines() if line.strip()), "")
+            status, error = "failed", f"cell In[{failure.exec_count}] `{first_line[:60]}` raised {failure.ename}: {failure.evalue}"
+        except CellTimeoutError:
+            status = "timed_out"
+            error = f"{_failed_cell(executed) or 'a cell'} ran longer than the cell timeout ({cell_timeout:g} s)"
+        except KeyboardInterrupt:
+            status, error = "interrupted", f"interrupted in {_failed_cell(executed) or 'a cell'}"
+        except Exception as failure:  # a dead kernel, a missing kernel, a broken notebook file
+            status, error = "failed", f"{type(failure).__name__}: {failure}"
+    return Outcome(notebook.stem, status, time.perf_counter() - start, executed, error, device=device)
+
+
+def export(outcome: Outcome, pdf_with: str | None, pdf_no_code: bool = False) -> Outcome:
+    """HTML (and PDF, with and without code) of the executed notebook, even a failed one."""
+    if not outcome.notebook.exists():
+        return outcome
+    try:
+        outcome.exports.append(export_html(outcome.notebook))
+        if pdf_with:
+            outcome.exports.append(export_pdf(outcome.exports[-1], pdf_with))
+            if pdf_no_code:
+                html = export_html(outcome.notebook, include_code=False)
+                outcome.exports += [html, export_pdf(html, pdf_with)]
+    except Exception as failure:  # an export problem must not hide the notebook's own outcome
+        outcome.exports.append(Path(f"(export failed: {type(failure).__name__}: {failure})"))
+    return outcome
+
+
+# ---------------------------------------------------------------------------------------------
+# The batch: one worker process per notebook
+# ---------------------------------------------------------------------------------------------
+
+
+def default_threads(profile: str, jobs: int) -> int:
+    """CPU threads per notebook kernel. Smoke models are tiny: one thread is about as fast as two,
+    gives the same floating-point sums on every machine, and does not collapse when the cores are
+    shared (two busy kernels with two OpenMP threads each ran 5-10 times slower here). The full
+    profile shares the cores between the parallel jobs."""
+    return 1 if profile == "smoke" else max(1, (os.cpu_count() or 1) // jobs)
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this machine's CUDA sees, as ids for ``CUDA_VISIBLE_DEVICES``."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [g for g in visible.split(",") if g.strip()]
+    try:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())]
+    except Exception:
+        return []
+
+
+def plan_slots(profile: str, jobs: int | None, gpus: list[str] | None) -> list[str | None]:
+    """One slot per parallel job: a GPU id each when there are GPUs (never two jobs on one GPU),
+    else ``None``. The full profile defaults to one job per visible GPU."""
+    if gpus:
+        return list(gpus[: jobs or len(gpus)])
+    if profile == "full":
+        found = visible_gpus()
+        if found:
+            return found[: jobs or len(found)]
+    return [None] * max(1, jobs or 1)
+
+
+@dataclass
+class Job:
+    notebook: Path
+    output_dir: Path
+    overrides: dict[str, Any]
+
+
+def _worker_command(job: Job, profile: str, seed: int | None, threads: int, cell_timeout: float | None,
+                    pdf_with: str | None, pdf_no_code: bool) -> list[str]:
+    spec = {"notebook": str(job.notebook), "output_dir": str(job.output_dir), "profile": profile, "seed": seed,
+            "overrides": job.overrides or None, "threads": threads, "cell_timeout": cell_timeout,
+            "pdf_with": pdf_with, "pdf_no_code": pdf_no_code}
+    return [sys.executable, "-m", "hwutils.batch.worker", json.dumps(spec)]
+
+
+class _Stop:
+    """Remembers the first SIGINT/SIGTERM the batch receives."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def __call__(self, signum, frame) -> None:
+        if self.signal is None:
+            self.signal = signum
+
+
+def run_jobs(jobs: list[Job], profile: str, slots: list[str | None], seed: int | None = None, threads: int = 1,
+             cell_timeout: float | None = None, pdf_with: str | None = None, pdf_no_code: bool = False,
+             stop: _Stop | None = None) -> list[Outcome]:
+    """Run ``jobs`` in worker processes, at most one per slot; returns every job's outcome."""
+    stop = stop or _Stop()
+    pending, running, outcomes = list(jobs), {}, {}
+    free = list(slots)
+    while pending or running:
+        while pending and free and stop.signal is None:
+            job, slot = pending.pop(0), free.pop(0)
+            job.output_dir.mkdir(parents=True, exist_ok=True)
+            for stale in ("results.json", OUTCOME_FILE):
+                (job.output_dir / stale).unlink(missing_ok=True)
+            env = {**os.environ, HEADLESS_ENV: "1"}
+            if slot is not None:
+                env["CUDA_VISIBLE_DEVICES"] = slot
+            log = open(job.output_dir / LOG_FILE, "w")
+            process = subprocess.Popen(_worker_command(job, profile, seed, threads, cell_timeout, pdf_with, pdf_no_code),
+                                       env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            running[process] = (job, slot, log, time.perf_counter())
+            print(f"[start] {job.notebook.stem}" + (f" on GPU {slot}" if slot is not None else ""), flush=True)
+        if stop.signal is not None:
+            for process in running:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGINT)  # the worker stops its kernel and saves what ran
+        time.sleep(0.2)
+        for process in [p for p in running if p.poll() is not None]:
+            job, slot, log, started = running.pop(process)
+            log.close()
+            free.append(slot)
+            outcomes[job.notebook] = _report(_collect(job, process.returncode, time.perf_counter() - started, slot))
+        if stop.signal is not None and running:
+            deadline = time.perf_counter() + 30
+            while running and time.perf_counter() < deadline:
+                time.sleep(0.2)
+                for process in [p for p in running if p.poll() is not None]:
+                    job, slot, log, started = running.pop(process)
+                    log.close()
+                    outcomes[job.notebook] = _report(_collect(job, process.returncode, time.perf_counter() - started, slot))
+            for process, (job, slot, log, started) in list(running.items()):
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                log.close()
+                outcomes[job.notebook] = _report(_collect(job, process.returncode, time.perf_counter() - started, slot))
+            running.clear()
+        if stop.signal is not None:
+            for job in pending:
+                outcome = Outcome(job.notebook.stem, "not_started", 0.0, job.output_dir / job.notebook.name,
+                                  "not started: the batch was interrupted")
+                write_outcome(job.output_dir, outcome.status, 0.0, outcome.error)
+                outcomes[job.notebook] = _report(outcome)
+            pending.clear()
+    return [outcomes[job.notebook] for job in jobs]
+
+
+def _collect(job: Job, returncode: int, seconds: float, slot: str | None) -> Outcome:
+    """The worker's own outcome.json, or, if it died before writing one, why it died."""
+    recorded = read_outcome(job.output_dir)
+    executed = job.output_dir / job.notebook.name
+    if recorded is not None:
+        return Outcome(job.notebook.stem, recorded["status"], recorded["seconds"], executed, recorded.get("error", ""),
+                       [Path(p) for p in recorded.get("exports", [])], recorded.get("device", ""))
+    if returncode < 0:
+        why = f"the worker died with signal {signal.Signals(-returncode).name}"
+    else:
+        why = f"the worker exited with status {returncode} without a result (see {job.output_dir / LOG_FILE})"
+    write_outcome(job.output_dir, "died", seconds, why, device=slot or "")
+    return Outcome(job.notebook.stem, "died", seconds, executed, why, device=slot or "")
+
+
+def folder_labels(folders: list[Path]) -> dict[Path, str]:
+    """A report-folder name per notebook folder: its name, or with its parents' names where two
+    folders share one (``alice/notebooks`` and ``bob/notebooks`` become ``alice_notebooks``, ...)."""
+    labels = {}
+    for folder in folders:
+        resolved = folder.resolve()
+        depth = 1
+        while depth < len(resolved.parts) and sum(
+                f.resolve().parts[-depth:] == resolved.parts[-depth:] for f in folders) > 1:
+            depth += 1
+        labels[folder] = "_".join(resolved.parts[-depth:])
+    return labels
+
+
+def run_batch(profile: str = "smoke", only: list[str] | None = None, jobs: int | None = None, pdf: bool = False,
               reports: Path | None = None, seed: int | None = None, overrides: dict | None = None,
-              folder: Path | None = None, threads: int | None = None) -> int:
-    """Run the selected notebooks of ``folder`` (default ``notebooks/``); print where everything
-    is; return 0, or 1 if any notebook failed."""
-    notebooks = select_notebooks(discover_notebooks(folder), only)
-    per_notebook = distribute_overrides(notebooks, profile, overrides)
+              folders: list[Path] | None = None, threads: int | None = None, gpus: list[str] | None = None,
+              cell_timeout: float | None = None, pdf_no_code: bool = False) -> int:
+    """Run the selected notebooks of ``folders`` (default ``notebooks/``); print where everything is;
+    return 0, 1 if any notebook failed, or 130/143 after SIGINT/SIGTERM (the summary is written)."""
+    folders = [Path(f) for f in (folders or [notebooks_dir()])]
     reports = Path(reports or reports_dir()).resolve()
+    by_folder = {folder: select_notebooks(discover_notebooks(folder), only) for folder in folders}
+    labels = folder_labels(folders)
+    job_list = []
+    for folder, notebooks in by_folder.items():
+        per_notebook = distribute_overrides(notebooks, profile, overrides)
+        base = reports if len(folders) == 1 else reports / labels[folder]
+        job_list += [Job(nb, base / nb.stem, per_notebook[nb.stem]) for nb in notebooks]
     reports.mkdir(parents=True, exist_ok=True)
     chromium = find_chromium() if pdf else None
     if pdf and chromium is None:
         print(f"note: {CHROMIUM_HELP}")
     ensure_kernel()
-    jobs = max(1, min(jobs, len(notebooks)))
-    threads = threads or default_threads(profile, jobs)
-    print(f"Running {len(notebooks)} notebook(s), profile {profile!r}, {jobs} at a time with {threads} CPU thread(s) "
-          f"each, into {reports}", flush=True)
-    arguments = [(nb, reports, profile, seed, per_notebook[nb.stem] or None, threads, chromium) for nb in notebooks]
-    if jobs == 1:
-        outcomes = [_report(_run_one(*args)) for args in arguments]
-    else:
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_run_one, *args) for args in arguments]
-            outcomes = [_report(f.result()) for f in futures]
-    failures = {o.name: o.error for o in outcomes if not o.ok}
-    summary = build_summary(reports)
-    print(f"Summary: {summary} (and {summary.with_suffix('.html')})")
-    for name, error in failures.items():
-        print(f"FAILED {name}: {error}")
-    return 1 if failures else 0
+    slots = plan_slots(profile, jobs, gpus)[: max(1, len(job_list))]
+    threads = threads or default_threads(profile, len(slots))
+    cell_timeout = cell_timeout if cell_timeout is not None else (SMOKE_CELL_TIMEOUT_S if profile == "smoke" else None)
+    cell_timeout = cell_timeout or None  # 0 turns the limit off
+    print(f"Running {len(job_list)} notebook(s), profile {profile!r}, {len(slots)} at a time"
+          + (f" on GPUs {', '.join(s for s in slots if s is not None)}" if any(s is not None for s in slots) else "")
+          + f", {threads} CPU thread(s) each, into {reports}", flush=True)
+    stop = _Stop()
+    previous = {sig: signal.signal(sig, stop) for sig in SIGNAL_EXIT}
+    try:
+        outcomes = run_jobs(job_list, profile, slots, seed, threads, cell_timeout, chromium, pdf_no_code, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    summary_dirs = sorted({job.output_dir.parent for job in job_list})
+    for folder in summary_dirs:
+        summary = build_summary(folder)
+        print(f"Summary: {summary} (and {summary.with_suffix('.html')})")
+    for outcome in outcomes:
+        if not outcome.ok:
+            print(f"{outcome.status.upper().replace('_', ' ')} {outcome.name}: {outcome.error}")
+    if stop.signal is not None:
+        return SIGNAL_EXIT[stop.signal]
+    return 0 if all(o.ok for o in outcomes) else 1
 
 
 def _report(outcome: Outcome) -> Outcome:
-    write_outcome(outcome.notebook.parent, outcome.ok, outcome.seconds, outcome.error)
-    status = "ok" if outcome.ok else "FAILED"
-    print(f"[{status}] {outcome.name} in {outcome.seconds:.1f} s -> {outcome.notebook}", flush=True)
+    label = {"ok": "ok", "failed": "FAILED", "timed_out": "TIMED OUT", "interrupted": "INTERRUPTED", "died": "DIED",
+             "not_started": "NOT STARTED"}[outcome.status]
+    where = f" on GPU {outcome.device}" if outcome.device else ""
+    print(f"[{label}] {outcome.name}{where} in {outcome.seconds:.1f} s -> {outcome.notebook}", flush=True)
     for path in outcome.exports:
         print(f"        {path}", flush=True)
     return outcome
+
+
+def outcome_record(outcome: Outcome) -> dict[str, Any]:
+    """An outcome as written to ``outcome.json``."""
+    record = asdict(outcome)
+    record["notebook"], record["exports"] = str(outcome.notebook), [str(p) for p in outcome.exports]
+    return record

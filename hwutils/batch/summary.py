@@ -22,12 +22,26 @@ OUTCOME_FILE = "outcome.json"
 FIGURE_FILE = "summary_accuracy_vs_parameters.png"
 
 
-def write_outcome(folder: Path, ok: bool, seconds: float, error: str = "") -> Path:
-    """What the batch saw of one notebook, beside its results."""
+STATUSES = ("ok", "failed", "timed_out", "interrupted", "died", "not_started")
+
+
+def write_outcome(folder: Path, status: str, seconds: float, error: str = "", device: str = "",
+                  exports: list[str] | None = None) -> Path:
+    """What the batch saw of one notebook (one of :data:`STATUSES`), beside its results."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}; valid: {', '.join(STATUSES)}")
     path = Path(folder) / OUTCOME_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"ok": ok, "seconds": round(seconds, 1), "error": error}, indent=2) + "\n")
+    record = {"status": status, "ok": status == "ok", "seconds": round(seconds, 1), "error": error, "device": device,
+              "exports": exports or []}
+    path.write_text(json.dumps(record, indent=2) + "\n")
     return path
+
+
+def read_outcome(folder: Path) -> dict[str, Any] | None:
+    """``outcome.json`` of a notebook's report folder, or None."""
+    path = Path(folder) / OUTCOME_FILE
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def notebook_rows(reports: Path) -> list[dict[str, Any]]:
@@ -38,7 +52,7 @@ def notebook_rows(reports: Path) -> list[dict[str, Any]]:
         if not results_path.exists() and not outcome_path.exists():
             continue
         results = read_results(results_path) if results_path.exists() else None
-        outcome = json.loads(outcome_path.read_text()) if outcome_path.exists() else None
+        outcome = read_outcome(folder)
         entries.append({"name": folder.name, "folder": folder, "results": results, "outcome": outcome})
     return entries
 
@@ -47,7 +61,8 @@ def overview_row(entry: Mapping[str, Any]) -> dict[str, Any]:
     """Status, time, headline, failed checks and report links of one notebook."""
     results, outcome, folder = entry["results"], entry["outcome"], entry["folder"]
     if outcome is not None:
-        status = "ok" if outcome["ok"] else "FAILED"
+        status = outcome.get("status", "ok" if outcome.get("ok") else "failed")
+        status = "ok" if status == "ok" else status.upper().replace("_", " ")
     else:
         status = "results only"
     headline = (results or {}).get("headline") or {}
@@ -90,11 +105,14 @@ def metric_table(results: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def accuracy_figure(entries: list[Mapping[str, Any]], path: Path) -> Path | None:
     """Each method's headline metric against its trainable parameters, one colour per notebook
-    (only notebooks whose methods record trainable parameters and the headline metric)."""
+    (only notebooks whose headline is a score between 0 and 1, such as an accuracy, and whose
+    methods record trainable parameters)."""
     points: dict[str, list[tuple[int, float, str]]] = {}
     for entry in entries:
         results = entry["results"] or {}
         metric = (results.get("headline") or {}).get("metric")
+        if not metric or not _is_score(metric):
+            continue
         for method, record in results.get("methods", {}).items():
             value, trainable = record.get("metrics", {}).get(metric), record.get("trainable_parameters")
             if metric and value is not None and trainable:
@@ -129,13 +147,15 @@ def build_summary(reports: str | Path, failures: Mapping[str, str] | None = None
     reports = Path(reports)
     reports.mkdir(parents=True, exist_ok=True)
     for name, took in (seconds or {}).items():
-        write_outcome(reports / name, name not in (failures or {}), took, (failures or {}).get(name, ""))
+        failed = name in (failures or {})
+        write_outcome(reports / name, "failed" if failed else "ok", took, (failures or {}).get(name, ""))
     entries = notebook_rows(reports)
     lines = ["# Results summary", ""]
     lines += [markdown_table([overview_row(e) for e in entries]) if entries else "_no notebook results in this folder_", ""]
-    failed = [e for e in entries if e["outcome"] and not e["outcome"]["ok"]]
+    failed = [e for e in entries if e["outcome"] and e["outcome"].get("status", "ok") != "ok"]
     if failed:
-        lines += ["## Failed notebooks", ""] + [f"- **{e['name']}**: {e['outcome']['error']}" for e in failed] + [""]
+        lines += ["## Notebooks that did not finish", ""] + [
+            f"- **{e['name']}** ({e['outcome']['status'].replace('_', ' ')}): {e['outcome']['error']}" for e in failed] + [""]
     figure = accuracy_figure(entries, reports / FIGURE_FILE)
     if figure:
         lines += ["## Headline metric against trainable parameters", "", f"![headline vs parameters]({figure.name})", ""]
@@ -159,10 +179,36 @@ def build_summary(reports: str | Path, failures: Mapping[str, str] | None = None
     return reports / "summary.md"
 
 
+def compare_rows(report_folders: list[Path]) -> list[dict[str, Any]]:
+    """One row per report folder and notebook: status, headline, time, failed checks (``--compare``)."""
+    rows = []
+    for folder in report_folders:
+        for entry in notebook_rows(folder):
+            overview = overview_row(entry)
+            rows.append({"submission": Path(folder).name, "notebook": entry["name"], "status": overview["status"],
+                         "headline": overview["headline"], "value": overview["value"], "time (s)": overview["time (s)"],
+                         "failed checks": overview["failed checks"],
+                         "error": (entry["outcome"] or {}).get("error", "")[:120]})
+    return rows
+
+
+def build_comparison(report_folders: list[Path], output: Path) -> Path:
+    """``output/comparison.md`` and ``.html``: several report folders (e.g. students' submissions) side by side."""
+    rows = compare_rows(report_folders)
+    markdown = "# Submissions compared\n\n" + (markdown_table(rows) if rows else "_no results in these folders_") + "\n"
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "comparison.md").write_text(markdown)
+    (output / "comparison.html").write_text(_html(markdown))
+    return output / "comparison.md"
+
+
+def _is_score(metric: str) -> bool:
+    """A metric between 0 and 1 where higher is better (accuracy, F1, AUC, recall, precision)."""
+    return "accuracy" in metric or metric.endswith(("f1", "auc", "recall", "precision"))
+
+
 def _as_share(metric: str, value: Any) -> Any:
-    if isinstance(value, float) and ("accuracy" in metric or metric.endswith(("_f1", "_auc", "recall", "precision"))):
-        return percent(value)
-    return value
+    return percent(value) if isinstance(value, float) and _is_score(metric) else value
 
 
 def _html(markdown: str) -> str:

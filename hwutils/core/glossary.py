@@ -17,6 +17,7 @@ SHARED: dict[str, str] = {
     "device": '"auto" (the GPU when there is one), "cpu" or "cuda[:n]"',
     "threads": "CPU threads for torch; 0 keeps torch's default (which honours OMP_NUM_THREADS)",
     "precision": '"auto" (bfloat16 on GPUs of compute capability >= 8.0, float16 below, float32 on a CPU) or an explicit dtype',
+    "preflight": '"stop" (the full profile stops at once when the GPU is too small), "warn" (run anyway) or "off"',
     # what it reads
     "model": "a Hub model id, or a local folder (a fixture in the smoke profile)",
     "dataset": "a Hub dataset id, or a local folder of data files",
@@ -42,6 +43,7 @@ SHARED: dict[str, str] = {
     "max_grad_norm": "gradients are clipped to this global norm",
     "warmup_ratio": "share of the steps over which the learning rate warms up linearly",
     "warmup_steps": "steps over which the learning rate warms up linearly",
+    "lr_scheduler": 'the learning-rate schedule after warm-up ("linear", "cosine"), as the Trainer names it',
     "eval_every": "steps between evaluations during training",
     "logging_steps": "steps between logged training losses (Trainer runs)",
     "checkpoint_every": "steps between saved training states (0: only the final one)",
@@ -97,6 +99,8 @@ RETIRED_PATTERNS: dict[str, str] = {
 
 def problem_with(name: str) -> str | None:
     """Why ``name`` may not be a setting name, or ``None`` when it may."""
+    if name in SHARED:
+        return None
     if name in RETIRED:
         return f"{name!r} is a retired spelling: use {RETIRED[name]!r}"
     for pattern, instead in RETIRED_PATTERNS.items():

@@ -1,8 +1,9 @@
 """Settings of every notebook for each profile, kept as data in ``hwutils/settings/<notebook>.toml``.
 
 A settings file has a ``[notebook]`` table (its title, topic package and headline metric), an
-optional ``[common]`` table and one table per profile; both profiles define the same names, so the
-two profiles differ only in values, never in code. Names follow one vocabulary across notebooks
+optional ``[common]`` table, one table per profile, and optionally ``[valid]`` (the valid values
+of its own settings) and ``[edge]`` (edge values a user is likely to pick, run by the tests); both
+profiles define the same names, so the two profiles differ only in values, never in code. Names follow one vocabulary across notebooks
 (:mod:`hwutils.core.glossary`). A value
 ``"fixture:<name>"`` stands for the local folder of a fixture that ``hwutils.core.fixtures`` builds on
 first use; any Hub id can be replaced by a local path.
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hwutils.core import ranges
 from hwutils.core.errors import ConfigError
 
 PROFILES = ("smoke", "full")
@@ -107,8 +109,9 @@ def profile_table(notebook: str) -> dict[str, dict[str, Any]]:
 def load_settings(notebook: str, profile: str, overrides: Mapping[str, Any] | None = None) -> Settings:
     """Settings of ``notebook`` under ``profile``, with ``overrides`` applied and fixtures built.
 
-    Raises ``ConfigError`` at once for an unknown profile or setting name, or an override whose
-    type does not match the setting's.
+    Raises ``ConfigError`` at once, in one line, for an unknown profile or setting name, an override
+    whose type does not match the setting's, or a value outside the setting's valid range
+    (:mod:`hwutils.core.ranges`: the vocabulary's rules and the notebook's ``[valid]`` table).
     """
     if profile not in PROFILES:
         raise ConfigError(_unknown("profile", profile, PROFILES))
@@ -117,7 +120,15 @@ def load_settings(notebook: str, profile: str, overrides: Mapping[str, Any] | No
         if name not in values:
             raise ConfigError(_unknown("setting", name, values) + f" (in OVERRIDES for {notebook})")
         values[name] = _coerce(name, value, values[name])
+    found = ranges.problems(values, valid_values(notebook))
+    if found:
+        raise ConfigError(found[0] + (f" (and {len(found) - 1} more)" if len(found) > 1 else ""))
     return Settings(notebook, profile, {name: resolve_fixture(value) for name, value in values.items()})
+
+
+def valid_values(notebook: str) -> dict[str, Any]:
+    """The notebook's own ``[valid]`` rules (see :mod:`hwutils.core.ranges`)."""
+    return _read(notebook).get("valid", {})
 
 
 def _read(notebook: str) -> dict[str, Any]:

@@ -21,17 +21,18 @@ import datetime as _dt
 import logging
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from hwutils.core.display import format_value, show_markdown
+from hwutils.core.display import format_value, show_markdown, show_table
 from hwutils.core.errors import ConfigError
 from hwutils.core.paths import default_output_dir
 from hwutils.core.precision import Precision, choose_precision
+from hwutils.core.progress import headless
 from hwutils.core.profiles import NotebookInfo, Settings, load_settings, notebook_info
 from hwutils.core.results import (RESERVED_KEYS, SCHEMA_VERSION, environment_info, method_record, snake_case_key,
                                   write_document)
@@ -48,6 +49,7 @@ _QUIET_WARNINGS = (
     r".*TypedStorage is deprecated.*",
     r".*`resume_download` is deprecated.*",
     r".*not compiled with flash attention.*",
+    r".*mtime may not be reliable.*",  # the Trainer's note on some file systems (Colab's, Kaggle's)
 )
 
 
@@ -58,6 +60,13 @@ def quiet_library_noise() -> None:
     for pattern in _QUIET_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # forked DataLoader workers would warn
+    if headless():  # a report keeps no live bar: datasets' map/filter bars would only clutter it
+        try:
+            import datasets
+
+            datasets.disable_progress_bars()
+        except ImportError:  # pragma: no cover - datasets is a dependency
+            pass
     try:
         import transformers
 
@@ -145,6 +154,31 @@ class Run:
         headline = self.document["headline"]
         metrics = self.document["methods"].get(headline["method"], {}).get("metrics", {})
         headline["value"] = metrics.get(headline["metric"])
+
+    # -- the GPU preflight -----------------------------------------------------------------------
+
+    def preflight(self, workloads: Callable[[Settings], Sequence[Any]]) -> list[dict[str, Any]]:
+        """Estimate what the full profile's methods need on a T4, an L4 and an A100 (a table), and,
+        in the full profile, stop at once with one line if this device is too small (unless the
+        ``preflight`` setting is ``"warn"`` or ``"off"``). ``workloads(settings)`` comes from the
+        topic package (``hwutils/<topic>/preflight.py``). Recorded as ``preflight`` in results.json."""
+        from hwutils.core import preflight
+
+        full = self.settings if self.profile == "full" else load_settings(self.notebook, "full")
+        estimates = preflight.estimate_all(list(workloads(full)))
+        rows = preflight.fit_table(estimates)
+        show_table(rows, caption="Full profile, estimated peak GPU memory and time per method "
+                                 f"(analytic, from the real architectures; {int(preflight.UTILISATION * 100)}% "
+                                 "of peak FLOP/s assumed)")
+        if self.profile == "full":
+            checked = preflight.check_device(list(workloads(self.settings)), self.device, self.profile,
+                                             self.settings.get("preflight", "stop"))
+            if checked:
+                worst = max(checked, key=lambda e: e.total)
+                show_markdown(f"This device ({worst.gpu.name}): the largest method, {worst.workload}, needs about "
+                              f"{worst.total / preflight.GIB:.1f} GiB: {'fits' if worst.fits else '**does not fit**'}.")
+        self.attach("preflight", [e.row() for e in estimates])
+        return rows
 
     # -- display -------------------------------------------------------------------------------
 

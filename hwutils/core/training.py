@@ -8,6 +8,7 @@ throughput and peak memory for any code, including ``Trainer.train()`` (:func:`r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import resource
@@ -178,18 +179,36 @@ def move_to(batch: Any, device: torch.device) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
+VERSIONED_FOR_RESUME = ("hwutils", "torch", "transformers", "peft", "datasets", "open_clip_torch", "bitsandbytes")
+
+
+def code_versions() -> dict[str, str]:
+    """Versions of hwutils and the libraries whose code decides a training run's numbers."""
+    from importlib import metadata
+
+    versions = {}
+    for package in VERSIONED_FOR_RESUME:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
 class Checkpointer:
     """Saves the training state to ``path`` every ``every`` steps and finds it again on a rerun.
 
-    ``fingerprint`` (e.g. the model's hyper-parameters) is stored with the state; a checkpoint
-    written for another fingerprint (say, the other profile) is ignored, with a note, and
-    overwritten: training starts over instead of half-loading a different model.
+    ``fingerprint`` (the settings the run depends on) is stored with the state, together with the
+    versions of hwutils and the libraries that compute (:func:`code_versions`); a checkpoint written
+    for another fingerprint (other settings, the other profile, or code that has changed since) is
+    ignored, with a note saying why, and overwritten: training starts over instead of resuming
+    into results that a fix has made stale.
     """
 
     def __init__(self, path: str | Path, every: int, fingerprint: Mapping[str, Any] | None = None):
         self.path = Path(path)
         self.every = int(every)
-        self.fingerprint = dict(fingerprint or {})
+        self.fingerprint = {**dict(fingerprint or {}), "code_versions": code_versions()}
 
     def due(self, step: int, last_step: int) -> bool:
         return step == last_step or (self.every > 0 and step % self.every == 0)
@@ -204,8 +223,11 @@ class Checkpointer:
         if not self.path.exists():
             return None
         state = torch.load(self.path, map_location="cpu", weights_only=True)
-        if state.get("fingerprint") != self.fingerprint:
-            print(f"note: {self.path} was written for other settings; starting over (it will be overwritten)")
+        recorded = state.get("fingerprint") or {}
+        if recorded != self.fingerprint:
+            changed = sorted(k for k in set(recorded) | set(self.fingerprint) if recorded.get(k) != self.fingerprint.get(k))
+            print(f"note: {self.path} was written for other settings or code ({', '.join(changed)} differ); "
+                  "starting over (it will be overwritten)")
             return None
         return state
 
@@ -244,6 +266,7 @@ def train(
     count: Callable[[Any], tuple[int, int]] = count_batch,
     desc: str = "training",
     after_step: Callable[[int], None] | None = None,
+    precision: Any = None,
 ) -> TrainResult:
     """Train ``model`` for ``steps`` optimizer steps and return losses, evaluations and costs.
 
@@ -252,13 +275,19 @@ def train(
     every ``eval_every`` steps and at the end. With a ``checkpoint``, the model, optimizer,
     scheduler, RNG states (global torch and ``generator``, the batch sampler's) and the logs are
     saved every ``checkpoint.every`` steps and at the end; a rerun resumes from the last one.
+    ``precision`` (a :class:`hwutils.core.precision.Precision`) runs the loss under autocast and,
+    for float16, scales it so that small gradients do not underflow (unscaled before clipping).
     """
     device = next(model.parameters()).device
     result = TrainResult()
     start_step = 0
+    autocast = precision.autocast if precision is not None else contextlib.nullcontext
+    scaler = precision.grad_scaler() if precision is not None and precision.needs_loss_scaling else None
     state = checkpoint.load() if checkpoint else None
     if state is not None:
         start_step = _restore(state, model, optimizer, scheduler, generator, result)
+        if scaler is not None and state.get("grad_scaler"):
+            scaler.load_state_dict(state["grad_scaler"])
         result.resumed_from_step = start_step
 
     def run_evaluation(step: int) -> None:
@@ -278,12 +307,21 @@ def train(
             run_evaluation(0)
         for step in range(start_step + 1, steps + 1):
             batch = move_to(next_batch(), device)
-            loss = loss_fn(model, batch)
+            with autocast():
+                loss = loss_fn(model, batch)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if scaler is not None:  # float16: scale the loss, unscale before clipping, skip steps that overflowed
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+            else:
+                loss.backward()
             if max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-            optimizer.step()
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
             if scheduler is not None:
                 scheduler.step()
             samples, tokens = count(batch)
@@ -294,7 +332,9 @@ def train(
                 run_evaluation(step)
             if checkpoint and checkpoint.due(step, steps):
                 result.stats = meter.snapshot()
-                checkpoint.save(_state(step, model, optimizer, scheduler, generator, result))
+                state = _state(step, model, optimizer, scheduler, generator, result)
+                state["grad_scaler"] = scaler.state_dict() if scaler is not None else None
+                checkpoint.save(state)
             if after_step is not None:
                 after_step(step)
     bar.close()

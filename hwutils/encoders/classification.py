@@ -7,6 +7,8 @@
   linear warm-up/decay schedule, through :func:`hwutils.core.training.train` (losses, evaluations,
   wall time, throughput and peak memory come back measured).
 * :func:`predict` returns logits in the dataset's order, batching sequences of similar length.
+* Both compute in the run's precision (:class:`hwutils.core.precision.Precision`): bfloat16 or
+  float16 autocast on a GPU, with loss scaling for float16 (:class:`LossScaledOptimizer`).
 
 The same functions serve full fine-tuning, LoRA and the prompt methods: a PEFT method only changes
 which parameters are trainable and what the forward pass adds.
@@ -15,7 +17,7 @@ which parameters are trainable and what the forward pass adds.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ import torch
 from torch import nn
 
 from hwutils.core.errors import ConfigError
+from hwutils.core.precision import Precision
 from hwutils.core.training import Checkpointer, TrainResult, train
 
 
@@ -87,6 +90,39 @@ def steps_for(epochs: float, n_examples: int, batch_size: int) -> int:
     return max(1, round(epochs * n_examples / batch_size))
 
 
+def sample(encoded, n: int, seed: int):
+    """A seeded random ``n`` rows of ``encoded`` (all of it when ``n`` is 0 or larger than it)."""
+    if not n or n >= len(encoded):
+        return encoded
+    return encoded.shuffle(seed=seed).select(range(n))
+
+
+def first_batches(encoded, n_batches: int, batch_size: int, pad_token_id: int) -> list[dict[str, torch.Tensor]]:
+    """The first ``n_batches`` batches of ``encoded`` in its order, each padded to its longest row."""
+    rows = as_rows(encoded)[: n_batches * batch_size]
+    return [pad_batch(rows[start : start + batch_size], pad_token_id) for start in range(0, len(rows), batch_size)]
+
+
+def length_summary(encoded_splits: Mapping[str, Any], max_length: int) -> list[dict[str, Any]]:
+    """Per split: mean, 95th percentile and longest length in tokens, and the share cut at ``max_length``."""
+    rows = []
+    for name, encoded in encoded_splits.items():
+        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+        rows.append({"split": name, "mean tokens": float(lengths.mean()), "95th percentile": float(np.percentile(lengths, 95)),
+                     "longest": int(lengths.max()), "truncated share": float(np.mean(lengths >= max_length))})
+    return rows
+
+
+def padded_positions(lengths: Sequence[int], batch_size: int, max_length: int, seed: int) -> dict[str, int]:
+    """Positions one epoch of shuffled batches feeds the model: ``dynamic`` (each batch padded to its
+    longest row), ``fixed`` (every row padded to ``max_length``), and the real ``tokens`` among them."""
+    lengths = np.asarray(lengths)
+    order = np.random.default_rng(seed).permutation(len(lengths))
+    batches = [lengths[order[start : start + batch_size]] for start in range(0, len(order), batch_size)]
+    return {"dynamic": int(sum(len(b) * b.max() for b in batches)), "fixed": len(lengths) * max_length,
+            "tokens": int(lengths.sum())}
+
+
 class TrainableState(nn.Module):
     """``model`` whose state dict holds only its trainable tensors, so that a training checkpoint of
     LoRA or a prompt method weighs megabytes, not the whole frozen base (1.4 GB for roberta-large)."""
@@ -112,17 +148,46 @@ class TrainableState(nn.Module):
                 parameters[name].copy_(tensor)
 
 
-def autocast_context(device: torch.device, dtype_name: str):
-    """``torch.autocast`` in bfloat16 for ``"bfloat16"``; ``"auto"`` picks bfloat16 on GPUs that support it
-    and plain float32 elsewhere; ``"float32"`` disables autocast. (float16 is not offered: training in it
-    needs loss scaling, which bfloat16's wider exponent makes unnecessary.)"""
-    if dtype_name == "auto":
-        dtype_name = "bfloat16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "float32"
-    if dtype_name == "float32":
-        return contextlib.nullcontext()
-    if dtype_name != "bfloat16":
-        raise ConfigError(f"autocast dtype must be auto, float32 or bfloat16, got {dtype_name!r}")
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+class LossScaledOptimizer:
+    """The optimizer step of float16 training, for the core loop (which calls ``zero_grad``,
+    ``step``, ``param_groups``, ``state_dict`` and ``load_state_dict``).
+
+    float16 gradients of small losses underflow to zero, so the loss's gradient is multiplied by a
+    scale before it flows back (:meth:`scale_gradients`). The step then divides the gradients by it
+    again, clips them, skips the update when they overflowed, and adapts the scale: what
+    ``torch.amp.GradScaler`` does around ``optimizer.step()``. The logged loss stays unscaled.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, scaler: Any, parameters: Iterable[nn.Parameter],
+                 max_grad_norm: float | None):
+        self.optimizer, self.scaler, self.max_grad_norm = optimizer, scaler, max_grad_norm
+        self.parameters = list(parameters)
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        return self.optimizer.param_groups
+
+    def scale_gradients(self, loss: torch.Tensor) -> torch.Tensor:
+        """``loss`` itself; its gradient will be multiplied by the current scale in ``backward()``."""
+        loss.register_hook(self.scaler.scale)
+        return loss
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        self.scaler.unscale_(self.optimizer)  # true gradients, so that clipping sees their real norm
+        if self.max_grad_norm:
+            torch.nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
+        self.scaler.step(self.optimizer)  # skipped when a gradient is inf or nan
+        self.scaler.update()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
 
 
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
@@ -152,10 +217,11 @@ def fine_tune(
     checkpoint_every: int = 0,
     fingerprint: Mapping[str, Any] | None = None,
     generator: torch.Generator | None = None,
-    autocast_dtype: str = "auto",
+    precision: Precision,
     desc: str = "fine-tuning",
 ) -> TrainResult:
-    """Train the trainable parameters of a classifier (``model(**batch).loss``) for ``steps`` steps.
+    """Train the trainable parameters of a classifier (``model(**batch).loss``) for ``steps`` steps,
+    under ``precision``'s autocast (and loss scaling, for float16).
 
     The learning rate warms up linearly over ``warmup_ratio`` of the steps, then decays linearly
     to zero (the schedule of BERT and RoBERTa). With ``checkpoint`` (a file path), the trainable
@@ -164,15 +230,19 @@ def fine_tune(
     """
     from transformers import get_linear_schedule_with_warmup
 
-    device = next(model.parameters()).device
     optimizer = make_optimizer(model, lr, weight_decay)
     scheduler = get_linear_schedule_with_warmup(optimizer, round(warmup_ratio * steps), steps)
-    checkpointer = Checkpointer(checkpoint, checkpoint_every, {"lr": lr, "steps": steps, **(fingerprint or {})}) \
+    checkpointer = Checkpointer(checkpoint, checkpoint_every,
+                                {"lr": lr, "steps": steps, "precision": precision.name, **(fingerprint or {})}) \
         if checkpoint else None
+    if precision.needs_loss_scaling:  # the wrapper clips the unscaled gradients, so the loop must not clip the scaled ones
+        optimizer = LossScaledOptimizer(optimizer, precision.grad_scaler(), model.parameters(), max_grad_norm)
+        max_grad_norm = None
 
     def loss_fn(module: nn.Module, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        with autocast_context(device, autocast_dtype):
-            return module(**batch).loss
+        with precision.autocast():
+            loss = module(**batch).loss
+        return optimizer.scale_gradients(loss) if isinstance(optimizer, LossScaledOptimizer) else loss
 
     return train(TrainableState(model), optimizer, batches, loss_fn, steps=steps, scheduler=scheduler,
                  evaluate=evaluate, eval_every=eval_every, max_grad_norm=max_grad_norm, checkpoint=checkpointer,
@@ -180,8 +250,9 @@ def fine_tune(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, encoded, pad_token_id: int, batch_size: int, autocast_dtype: str = "auto") -> np.ndarray:
-    """Logits for every row of ``encoded``, in its order; rows of similar length share a batch."""
+def predict(model: nn.Module, encoded, pad_token_id: int, batch_size: int, precision: Precision | None = None) -> np.ndarray:
+    """Logits for every row of ``encoded``, in its order; rows of similar length share a batch.
+    They are computed under ``precision``'s autocast (``None``: plain float32)."""
     device = next(model.parameters()).device
     rows = as_rows(encoded)
     order = np.argsort([len(row["input_ids"]) for row in rows], kind="stable")
@@ -191,7 +262,7 @@ def predict(model: nn.Module, encoded, pad_token_id: int, batch_size: int, autoc
     for start in range(0, len(order), batch_size):
         batch = pad_batch([rows[i] for i in order[start : start + batch_size]], pad_token_id)
         batch.pop("labels", None)
-        with autocast_context(device, autocast_dtype):
+        with precision.autocast() if precision is not None else contextlib.nullcontext():
             logits.append(model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu())
     model.train(was_training)
     result = np.empty((len(order), logits[0].shape[-1]), dtype=np.float32)

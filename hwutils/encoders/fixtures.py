@@ -7,7 +7,8 @@ byte-level BPE tokenizer with RoBERTa's special tokens, trained with ``tokenizer
 
 A randomly initialised body would give prompt methods nothing to steer, so the builder pre-trains
 it briefly with RoBERTa's own objective (masked-language modelling, 15% of the tokens) on
-:func:`~hwutils.core.fixtures.text_datasets.fixture_sentences`. It never sees a label: what the
+:func:`~hwutils.core.fixtures.text_datasets.fixture_sentences`, through the fixtures' one
+pre-training loop (:func:`~hwutils.core.fixtures.pretraining.pretrain`). It never sees a label: what the
 notebook's fine-tuning measures is still learned by the notebook.
 """
 
@@ -45,44 +46,39 @@ def train_byte_level_bpe(sentences: list[str], folder: Path, vocab_size: int = V
     return tokenizer
 
 
-def pretrain_masked_lm(model, tokenizer, sentences: list[str], steps: int, batch_size: int, lr: float, seed: int,
-                       max_length: int = 48) -> list[float]:
-    """Masked-language-model pre-training on ``sentences``; returns the loss of every step.
-
-    Only the masked positions go through the output layer (what ``labels = -100`` would ignore
-    anyway): the same loss as ``RobertaForMaskedLM(..., labels=...)``, a third cheaper here.
-    """
+def masked_lm_batches(tokenizer, sentences: list[str], batch_size: int, max_length: int = 48):
+    """``next_batch(generator)`` for :func:`~hwutils.core.fixtures.pretraining.pretrain`: ``batch_size``
+    sentences drawn with ``generator``, 15% of their tokens masked as RoBERTa's pre-training does."""
     import torch
-    from torch.nn import functional as F
     from transformers import DataCollatorForLanguageModeling
 
     encoded = [tokenizer(s, truncation=True, max_length=max_length)["input_ids"] for s in sentences]
     collate = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15, return_tensors="pt")
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
-    losses = []
-    model.train()
-    for _ in range(steps):
+
+    def next_batch(generator):
         rows = torch.randint(len(encoded), (batch_size,), generator=generator).tolist()
-        batch = collate([{"input_ids": encoded[i]} for i in rows])  # masks with torch's global RNG (seeded)
-        hidden = model.roberta(batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-        masked = batch["labels"] != -100
-        loss = F.cross_entropy(model.lm_head(hidden[masked]), batch["labels"][masked])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
+        return collate([{"input_ids": encoded[i]} for i in rows])  # masks with torch's global RNG (seeded)
+
+    return next_batch
 
 
-@fixture("tiny_roberta", version=1)
+def masked_lm_loss(model, batch):
+    """Cross-entropy on the masked positions only, which are all that ``labels = -100`` leaves: the
+    loss of ``RobertaForMaskedLM(..., labels=...)``, a third cheaper since only they reach the output layer."""
+    from torch.nn import functional as F
+
+    hidden = model.roberta(batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    masked = batch["labels"] != -100
+    return F.cross_entropy(model.lm_head(hidden[masked]), batch["labels"][masked])
+
+
+@fixture("tiny_roberta", version=2)
 def build_tiny_roberta(folder: Path) -> None:
     """A 2-layer, 64-wide RoBERTa (masked LM) briefly pre-trained on fixture text, with its BPE tokenizer."""
     import torch
     from transformers import RobertaConfig, RobertaForMaskedLM
+
+    from hwutils.core.fixtures.pretraining import pretrain  # imported here: registering the builder needs no torch
 
     torch.manual_seed(SEED)
     sentences = fixture_sentences()
@@ -91,5 +87,6 @@ def build_tiny_roberta(folder: Path) -> None:
                            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                            type_vocab_size=1, layer_norm_eps=1e-5, **ARCHITECTURE)
     model = RobertaForMaskedLM(config)
-    pretrain_masked_lm(model, tokenizer, sentences, PRETRAIN_STEPS, PRETRAIN_BATCH, PRETRAIN_LR, SEED)
+    pretrain(model, masked_lm_batches(tokenizer, sentences, PRETRAIN_BATCH), masked_lm_loss,
+             steps=PRETRAIN_STEPS, lr=PRETRAIN_LR, seed=SEED)
     model.save_pretrained(str(folder))

@@ -7,8 +7,9 @@ adapter also carries its own copy of the classification head (peft's ``modules_t
 :func:`load_task_adapter` loads a saved adapter under a task name, also when its head has a
 different number of classes than the base model's (peft 0.21's ``load_adapter`` copies the base's
 head for every adapter and then fails with a size mismatch, e.g. 2-class sentiment next to 3-class
-NLI). :func:`base_weights_checksum` proves the base was left untouched; :func:`latency` and the
-byte counts measure what serving several tasks costs.
+NLI). :func:`switching_rows` serves each task from the shared base and compares it with the
+task's own model; :func:`base_weights_checksum` proves the base was left untouched;
+:func:`latency_rows` and the byte counts measure what serving several tasks costs.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from __future__ import annotations
 import hashlib
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
+
+from hwutils.core import metrics, models
 
 ADAPTER_MARKERS = ("lora_", "modules_to_save", "prompt_encoder")  # names of tensors that belong to adapters
 
@@ -95,6 +99,23 @@ def _resize_task_heads(model: nn.Module, weights: Mapping[str, torch.Tensor], ta
                 break
 
 
+def switching_rows(model: nn.Module, tasks: Mapping[str, tuple[Any, np.ndarray]], order: Sequence[str],
+                   logits_of: Callable[[nn.Module, Any], np.ndarray]) -> list[dict[str, Any]]:
+    """Activate each task's adapter on the shared ``model`` in ``order`` and score it on the task's
+    data; ``tasks`` maps a task to ``(labelled data, logits of the task's own model on it)``."""
+    rows = []
+    for task in order:
+        model.set_adapter(task)
+        data, own = tasks[task]
+        logits, labels = logits_of(model, data), np.asarray(data["label"])
+        rows.append({"active_adapter": task, "classes": logits.shape[1],
+                     "accuracy_shared_base": metrics.accuracy(labels, logits.argmax(-1)),
+                     "accuracy_own_model": metrics.accuracy(labels, own.argmax(-1)),
+                     "same_predictions": float(np.mean(logits.argmax(-1) == own.argmax(-1))),
+                     "max_abs_logit_difference": float(np.abs(logits - own).max())})
+    return rows
+
+
 def changed_tensors(model: nn.Module, reference: nn.Module) -> list[str]:
     """Names of the base tensors of ``model`` that differ from those of ``reference`` (e.g. after merging)."""
     ours, theirs = base_state(model), base_state(reference)
@@ -133,3 +154,16 @@ def latency(model: nn.Module, batches: Sequence[Mapping[str, torch.Tensor]], rep
     examples = sum(len(b["input_ids"]) for b in batches) / len(batches)
     median = statistics.median(times)
     return {"ms_per_batch": 1000 * median, "examples_per_s": examples / median, "timed_batches": len(times)}
+
+
+def latency_rows(named_models: Mapping[str, nn.Module], batches: Sequence[Mapping[str, torch.Tensor]],
+                 repeats: int = 3) -> list[dict[str, Any]]:
+    """:func:`latency` of each model on the same ``batches``, relative to the first model's."""
+    rows = []
+    for name, model in named_models.items():
+        timing = latency(model, batches, repeats=repeats)
+        rows.append({"model": name, "parameters": models.count_parameters(model).total,
+                     "ms_per_batch": timing["ms_per_batch"], "examples_per_s": timing["examples_per_s"]})
+    for row in rows:
+        row["vs_first"] = row["ms_per_batch"] / rows[0]["ms_per_batch"] - 1
+    return rows

@@ -7,18 +7,20 @@ hidden size ``H``, feed-forward size ``I``, ``L`` layers, ``C`` classes, ``P`` v
 >>> config = roberta_large_config()
 >>> sequence_classifier_parameters(config, num_labels=3)
 355362819
->>> lora_parameters(config, r=8, target_modules=["query", "value"]) + classification_head_parameters(config, 3)
+>>> from hwutils.core.models import lora_parameters
+>>> lora_parameters(layer_shapes(config), r=8, targets=["query", "value"], layers=24) + classification_head_parameters(config, 3)
 1839107
+
+LoRA's count is the core's :func:`hwutils.core.models.lora_parameters` on :func:`layer_shapes`;
+:func:`architecture_rows` sets every formula next to PyTorch's count, part by part.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
-from hwutils.core.errors import ConfigError
-
-LORA_TARGETS = ("query", "key", "value")  # square H x H projections in every attention block
+from hwutils.core import models
 
 
 def roberta_large_config(num_labels: int = 3):
@@ -67,14 +69,12 @@ def word_embedding_parameters(config: Any) -> int:
     return config.vocab_size * config.hidden_size
 
 
-def lora_parameters(config: Any, r: int, target_modules: Iterable[str]) -> int:
-    """LoRA's ``A`` (``r × in``) and ``B`` (``out × r``) for each target in every layer: ``L·|targets|·2rH``."""
-    targets = list(target_modules)
-    unknown = [t for t in targets if t not in LORA_TARGETS]
-    if unknown:
-        raise ConfigError(f"no analytic LoRA count for targets {unknown}; supported: {', '.join(LORA_TARGETS)}")
+def layer_shapes(config: Any) -> dict[str, tuple[int, int]]:
+    """``(in_features, out_features)`` of the linear layers LoRA can target in one RoBERTa layer, by
+    the names peft matches: the query, key and value projections are ``H × H``. (The other linear
+    layers are all called ``dense`` and differ in shape, so a target ``dense`` has no single count.)"""
     H = config.hidden_size
-    return config.num_hidden_layers * len(targets) * r * (H + H)
+    return {"query": (H, H), "key": (H, H), "value": (H, H)}
 
 
 def prompt_tuning_parameters(config: Any, num_virtual_tokens: int) -> int:
@@ -98,3 +98,32 @@ def prefix_tuning_parameters(config: Any, num_virtual_tokens: int, prefix_projec
         return P * 2 * L * H
     E = encoder_hidden_size
     return P * H + (H * E + E) + (E * 2 * L * H + 2 * L * H)
+
+
+PARTS = ("embeddings", "one transformer layer", "all transformer layers", "classification head", "whole classifier")
+
+
+def part_formulas(config: Any) -> dict[str, int]:
+    """Each part of ``RobertaForSequenceClassification`` (``config.num_labels`` classes) from the formulas above."""
+    layer = encoder_layer_parameters(config)
+    return dict(zip(PARTS, [embedding_parameters(config), layer, config.num_hidden_layers * layer,
+                            classification_head_parameters(config, config.num_labels),
+                            sequence_classifier_parameters(config, config.num_labels)]))
+
+
+def part_counts(config: Any) -> dict[str, int]:
+    """Each part counted by PyTorch on the classifier built on the meta device (shapes only, no memory)."""
+    from transformers import AutoModelForSequenceClassification
+
+    meta = models.on_meta_device(AutoModelForSequenceClassification, config)
+    parts = [meta.roberta.embeddings, meta.roberta.encoder.layer[0], meta.roberta.encoder, meta.classifier, meta]
+    return dict(zip(PARTS, [models.count_parameters(part).total for part in parts]))
+
+
+def architecture_rows(configs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per part: ``"<name>: analytic"`` and ``"<name>: counted"`` for each named configuration."""
+    formulas = {name: part_formulas(config) for name, config in configs.items()}
+    counts = {name: part_counts(config) for name, config in configs.items()}
+    return [{"part": part, **{f"{name}: {kind}": table[name][part] for name in configs
+                              for kind, table in (("analytic", formulas), ("counted", counts))}}
+            for part in PARTS]

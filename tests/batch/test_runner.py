@@ -51,7 +51,7 @@ def test_select_notebooks_by_name_or_prefix(tiny_notebooks):
 def test_batch_continues_past_a_failure_and_names_the_cell(tiny_notebooks, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(batch, "find_chromium", lambda: None)
     reports = tmp_path / "reports"
-    status = batch.run_batch("smoke", jobs=2, pdf=True, reports=reports, folder=tiny_notebooks)
+    status = batch.run_batch("smoke", jobs=2, pdf=True, reports=reports, folders=[tiny_notebooks])
     out = capsys.readouterr().out
     assert status == 1
     assert "PDF export needs Chromium" in out and "apt-get install chromium" in out

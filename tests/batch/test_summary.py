@@ -17,21 +17,21 @@ def _notebook_run(reports, name, accuracy):
 
 
 def test_summary_leads_with_one_row_per_notebook_then_a_column_per_metric(tmp_path):
-    first = _notebook_run(tmp_path, "06_nano_transformer", 0.75)
-    write_outcome(first.output_dir, ok=True, seconds=12.5)
-    (first.output_dir / "06_nano_transformer.html").write_text("<html></html>")
+    first = _notebook_run(tmp_path, "04_vit_food101", 0.75)
+    write_outcome(first.output_dir, "ok", seconds=12.5)
+    (first.output_dir / "04_vit_food101.html").write_text("<html></html>")
     second = _notebook_run(tmp_path, "02_roberta_mnli", 0.5)
-    write_outcome(second.output_dir, ok=False, seconds=3.0, error="cell In[3] raised ValueError: boom")
+    write_outcome(second.output_dir, "failed", seconds=3.0, error="cell In[3] raised ValueError: boom")
 
     summary = build_summary(tmp_path).read_text()
     overview = summary.split("\n\n")[1].splitlines()
     assert overview[0].startswith("| notebook | status | time (s) |")
-    row = next(line for line in overview if "06_nano_transformer" in line)
-    assert "| ok | 12.5 |" in row and "[html](06_nano_transformer/06_nano_transformer.html)" in row
+    row = next(line for line in overview if "04_vit_food101" in line)
+    assert "| ok | 12.5 |" in row and "[html](04_vit_food101/04_vit_food101.html)" in row and "75.0%" in row
     assert "merge_difference" in row, "a failed check is listed in the overview"
     assert "| FAILED |" in next(line for line in overview if "02_roberta_mnli" in line)
-    assert "**02_roberta_mnli**: cell In[3] raised ValueError: boom" in summary
-    section = summary.split("## 06_nano_transformer")[1]
+    assert "**02_roberta_mnli** (failed): cell In[3] raised ValueError: boom" in summary
+    section = summary.split("## 04_vit_food101")[1]
     header = next(line for line in section.splitlines() if line.startswith("| method"))
     assert "| macro_f1 |" in header, "one column per metric, not a text blob"
     assert (tmp_path / "summary_accuracy_vs_parameters.png").exists()

@@ -128,8 +128,42 @@ def test_checkpoint_for_other_settings_is_not_resumed(tmp_path, capsys):
     make_run(tmp_path, steps=5)
     assert Checkpointer(tmp_path / "state.pt", every=5, fingerprint={"width": 5}).load()["step"] == 5
     assert Checkpointer(tmp_path / "state.pt", every=5, fingerprint={"width": 6}).load() is None
-    assert "written for other settings; starting over" in capsys.readouterr().out
+    assert "written for other settings or code (width differ); starting over" in capsys.readouterr().out
 
 
 def test_runstats_throughput_is_zero_without_time():
     assert RunStats().samples_per_s == 0 and RunStats().tokens_per_s == 0
+
+
+def test_a_checkpoint_from_other_library_versions_is_not_resumed(tmp_path, monkeypatch, capsys):
+    from hwutils.core import training
+
+    Checkpointer(tmp_path / "state.pt", every=1, fingerprint={"width": 5}).save({"step": 3})
+    assert Checkpointer(tmp_path / "state.pt", every=1, fingerprint={"width": 5}).load()["step"] == 3
+    monkeypatch.setattr(training, "code_versions", lambda: {"hwutils": "9.9.9"})
+    assert Checkpointer(tmp_path / "state.pt", every=1, fingerprint={"width": 5}).load() is None
+    assert "code_versions differ" in capsys.readouterr().out
+
+
+def test_float16_training_scales_the_loss_and_still_learns(tmp_path):
+    """The full profile's fp16 branch (a T4), run on the CPU: autocast in float16 with a loss scale."""
+    from hwutils.core.precision import choose_precision
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(8, 1)
+    data = torch.randn(64, 8)
+    target = data @ torch.arange(8.0)[:, None]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.02)  # not Adam: it would hide a wrong gradient scale
+    precision = choose_precision("cpu", "float16")
+    seen_dtypes = []
+
+    def loss_fn(m, batch):
+        out = m(batch[0])
+        seen_dtypes.append(out.dtype)
+        return torch.nn.functional.mse_loss(out.float(), batch[1])
+
+    result = train(model, optimizer, lambda: (data, target), loss_fn, steps=150, precision=precision,
+                   max_grad_norm=10.0, checkpoint=Checkpointer(tmp_path / "fp16.pt", every=30))
+    assert seen_dtypes[0] == torch.float16, "the forward pass runs under float16 autocast"
+    assert result.losses[-1]["loss"] < 0.2 * result.losses[0]["loss"]
+    assert torch.load(tmp_path / "fp16.pt", weights_only=True)["grad_scaler"]["scale"] > 0

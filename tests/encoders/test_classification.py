@@ -1,4 +1,5 @@
-"""Encoding, dynamic padding, batches, prediction and fine-tuning of sequence classifiers."""
+"""Encoding, dynamic padding, batches, prediction and fine-tuning of sequence classifiers, in float32
+and in float16 with loss scaling."""
 
 from __future__ import annotations
 
@@ -8,10 +9,17 @@ import pytest
 import torch
 from transformers import AutoTokenizer, RobertaConfig, RobertaForSequenceClassification
 
+from torch import nn
+
 from hwutils.core import fixtures
 from hwutils.core.errors import ConfigError
-from hwutils.encoders.classification import (BatchStream, TrainableState, autocast_context, encode, fine_tune, make_optimizer,
-                                             pad_batch, predict, steps_for)
+from hwutils.core.precision import choose_precision
+from hwutils.encoders.classification import (BatchStream, LossScaledOptimizer, TrainableState, encode, fine_tune, first_batches,
+                                             length_summary, make_optimizer, pad_batch, padded_positions, predict, sample,
+                                             steps_for)
+
+FLOAT32 = choose_precision("cpu", "float32")
+FLOAT16 = choose_precision("cpu", "float16")  # a CPU autocasts to float16 too: how the tests reach the T4's branch
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +81,7 @@ def test_batch_stream_covers_an_epoch_without_repeats_and_is_seeded(tokenizer, p
 def test_predict_keeps_the_dataset_order(tokenizer, pairs):
     encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
     model = tiny_classifier(tokenizer).eval()
-    logits = predict(model, encoded, tokenizer.pad_token_id, batch_size=4, autocast_dtype="float32")
+    logits = predict(model, encoded, tokenizer.pad_token_id, batch_size=4)
     with torch.no_grad():
         one_by_one = np.concatenate([model(input_ids=torch.tensor([row["input_ids"]])).logits.numpy() for row in encoded])
     np.testing.assert_allclose(logits, one_by_one, atol=1e-5)
@@ -113,7 +121,7 @@ def test_fine_tune_learns_and_resumes_from_its_checkpoint(tokenizer, pairs, tmp_
         model = tiny_classifier(tokenizer)
         stream = BatchStream(encoded, tokenizer.pad_token_id, 6, torch.Generator().manual_seed(0))
         result = fine_tune(model, stream, lr=1e-2, steps=40, checkpoint=checkpoint, fingerprint={"test": 1},
-                           generator=stream.generator, autocast_dtype="float32", desc="test")
+                           generator=stream.generator, precision=FLOAT32, desc="test")
         return model, result
 
     model, result = run(tmp_path / "ckpt.pt")
@@ -127,11 +135,65 @@ def test_fine_tune_learns_and_resumes_from_its_checkpoint(tokenizer, pairs, tmp_
         assert torch.equal(a, b)
 
 
-def test_steps_and_autocast_choices():
+def test_steps_samples_and_fixed_batches(tokenizer, pairs):
     assert steps_for(3, 3000, 32) == 281 and steps_for(0.001, 10, 32) == 1
-    assert autocast_context(torch.device("cpu"), "auto").__class__.__name__ == "nullcontext"
-    with pytest.raises(ConfigError):
-        autocast_context(torch.device("cpu"), "float8")
+    encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
+    assert sample(encoded, 0, seed=0) is encoded and sample(encoded, 100, seed=0) is encoded
+    five = sample(encoded, 5, seed=0)
+    assert len(five) == 5 and five["input_ids"] == sample(encoded, 5, seed=0)["input_ids"]
+    assert five["input_ids"] != sample(encoded, 5, seed=1)["input_ids"]
+    batches = first_batches(encoded, n_batches=2, batch_size=4, pad_token_id=tokenizer.pad_token_id)
+    assert [len(b["input_ids"]) for b in batches] == [4, 4]
+    assert batches[1]["input_ids"][0, : len(encoded[4]["input_ids"])].tolist() == encoded[4]["input_ids"]  # in order
+
+
+def test_padding_and_length_summaries():
+    positions = padded_positions([2, 4, 6, 8], batch_size=2, max_length=10, seed=0)
+    assert positions["fixed"] == 40 and positions["tokens"] == 20
+    assert positions["tokens"] <= positions["dynamic"] <= 2 * (8 + 6)  # each batch costs twice its longest row
+    same_lengths = padded_positions([5] * 6, batch_size=4, max_length=10, seed=0)
+    assert same_lengths["dynamic"] == same_lengths["tokens"] == 30
+    rows = length_summary({"a": {"input_ids": [[1] * 3, [1] * 10]}}, max_length=10)
+    assert rows == [{"split": "a", "mean tokens": 6.5, "95th percentile": 9.65, "longest": 10, "truncated share": 0.5}]
+
+
+def test_loss_scaling_scales_the_gradient_not_the_logged_loss():
+    weight = nn.Parameter(torch.zeros(2))
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    optimizer = LossScaledOptimizer(torch.optim.SGD([weight], lr=1.0), scaler, [weight], max_grad_norm=1.0)
+    loss = optimizer.scale_gradients((weight * torch.tensor([30.0, 40.0])).sum() + 7)
+    loss.backward()
+    assert loss.item() == 7.0 and weight.grad.tolist() == [30 * 1024, 40 * 1024]
+    optimizer.step()  # unscaled to (30, 40), norm 50, then clipped to norm 1
+    torch.testing.assert_close(weight.detach(), torch.tensor([-0.6, -0.8]))
+
+
+def test_loss_scaling_skips_a_step_whose_gradients_overflowed():
+    weight = nn.Parameter(torch.ones(2))
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    optimizer = LossScaledOptimizer(torch.optim.SGD([weight], lr=1.0), scaler, [weight], max_grad_norm=None)
+    optimizer.scale_gradients((weight * torch.tensor([float("inf"), 1.0])).sum()).backward()
+    optimizer.step()
+    assert weight.tolist() == [1.0, 1.0] and scaler.get_scale() == 512.0  # skipped, and the scale halved
+    state = optimizer.state_dict()
+    assert state["scaler"]["scale"] == 512.0 and "optimizer" in state
+
+
+def test_float16_fine_tuning_learns_and_resumes(tokenizer, pairs, tmp_path):
+    encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
+
+    def run():
+        model = tiny_classifier(tokenizer)
+        stream = BatchStream(encoded, tokenizer.pad_token_id, 6, torch.Generator().manual_seed(0))
+        return model, fine_tune(model, stream, lr=1e-2, steps=40, checkpoint=tmp_path / "fp16.pt", fingerprint={"test": 2},
+                                generator=stream.generator, precision=FLOAT16, desc="test")
+
+    model, result = run()
+    losses = [r["loss"] for r in result.losses]
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5]), losses
+    assert torch.load(tmp_path / "fp16.pt", weights_only=True)["optimizer"]["scaler"]["scale"] > 0  # the scale is saved
+    again, resumed = run()
+    assert resumed.resumed_from_step == 40 and resumed.losses == result.losses
 
 
 def test_same_seed_gives_identical_training(tokenizer, pairs):
@@ -140,6 +202,6 @@ def test_same_seed_gives_identical_training(tokenizer, pairs):
     def losses():
         model = tiny_classifier(tokenizer)
         stream = BatchStream(encoded, tokenizer.pad_token_id, 6, torch.Generator().manual_seed(0))
-        return [r["loss"] for r in fine_tune(model, stream, lr=1e-2, steps=8, autocast_dtype="float32", desc="test").losses]
+        return [r["loss"] for r in fine_tune(model, stream, lr=1e-2, steps=8, precision=FLOAT32, desc="test").losses]
 
     assert losses() == losses()

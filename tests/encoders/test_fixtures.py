@@ -7,6 +7,7 @@ from transformers import AutoConfig, AutoModelForMaskedLM, AutoModelForSequenceC
 
 from hwutils.core import fixtures
 from hwutils.core.fixtures.text_datasets import fixture_sentences
+from hwutils.encoders.fixtures import masked_lm_batches, masked_lm_loss
 
 
 def test_loads_through_the_auto_classes_like_roberta_large():
@@ -39,3 +40,16 @@ def test_pre_training_taught_the_masked_language_model():
         trained_loss = trained(input_ids=inputs, attention_mask=encoded["attention_mask"], labels=labels).loss
         untrained_loss = untrained(input_ids=inputs, attention_mask=encoded["attention_mask"], labels=labels).loss
     assert trained_loss < 0.75 * untrained_loss, (trained_loss, untrained_loss)
+
+
+def test_the_pre_training_loss_is_the_masked_lms_own():
+    """The builder's loss reads only the masked positions; it must equal RobertaForMaskedLM's loss with labels."""
+    folder = fixtures.fixture_path("tiny_roberta")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForMaskedLM.from_pretrained(folder).eval()
+    torch.manual_seed(0)
+    batch = masked_lm_batches(tokenizer, fixture_sentences(50, seed=2), batch_size=8)(torch.Generator().manual_seed(0))
+    assert 0 < (batch["labels"] != -100).sum() < batch["attention_mask"].sum()  # some, not all, tokens are masked
+    with torch.no_grad():
+        expected = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+        torch.testing.assert_close(masked_lm_loss(model, batch), expected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 from peft import LoraConfig, TaskType, get_peft_model
@@ -101,6 +102,34 @@ def test_merged_equals_unmerged_within_tolerance(saved):
     changed = multitask.changed_tensors(merged, base)
     assert sorted(n for n in changed if not n.startswith("classifier")) == [
         f"roberta.encoder.layer.{i}.attention.self.{p}.weight" for i in range(2) for p in ("query", "value")]
+
+
+def test_switching_rows_compare_each_task_with_its_own_model(saved):
+    folder, inputs, own_logits = saved
+    model, _ = shared_model(folder)
+    labels = {"nli": [0, 1, 2, 0, 1], "sentiment": [0, 1, 0, 1, 0]}
+    tasks = {task: ({**inputs, "label": labels[task]}, own_logits[task].numpy()) for task in TASKS}
+
+    def logits_of(module, data):
+        with torch.no_grad():
+            return module(input_ids=data["input_ids"], attention_mask=data["attention_mask"]).logits.numpy()
+
+    rows = multitask.switching_rows(model, tasks, ["nli", "sentiment", "nli"], logits_of)
+    assert [(r["active_adapter"], r["classes"]) for r in rows] == [("nli", 3), ("sentiment", 2), ("nli", 3)]
+    assert all(r["same_predictions"] == 1.0 and r["max_abs_logit_difference"] < 1e-5 for r in rows)
+    assert all(r["accuracy_shared_base"] == r["accuracy_own_model"] for r in rows)
+    wrong = {**tasks, "nli": (tasks["nli"][0], -tasks["nli"][1])}  # another model's logits: the rows must say so
+    assert multitask.switching_rows(model, wrong, ["nli"], logits_of)[0]["same_predictions"] < 1.0
+
+
+def test_latency_rows_are_relative_to_the_first_model(saved):
+    folder, inputs, _ = saved
+    small = RobertaForSequenceClassification.from_pretrained(folder / "base", num_labels=3)
+    rows = multitask.latency_rows({"a": small, "b": small}, [inputs], repeats=1)
+    assert [r["model"] for r in rows] == ["a", "b"] and rows[0]["vs_first"] == 0.0
+    assert rows[0]["parameters"] == sum(p.numel() for p in small.parameters())
+    assert all(r["ms_per_batch"] > 0 and r["examples_per_s"] > 0 for r in rows)
+    assert rows[1]["vs_first"] == pytest.approx(rows[1]["ms_per_batch"] / rows[0]["ms_per_batch"] - 1)
 
 
 def test_sizes_and_latency(saved, tmp_path):

@@ -9,7 +9,7 @@ from transformers import RobertaConfig, RobertaForSequenceClassification
 
 from hwutils.encoders import parameters as analytic
 from hwutils.core.errors import ConfigError
-from hwutils.core.models import count_parameters, on_meta_device
+from hwutils.core.models import count_parameters, lora_parameters, on_meta_device
 from hwutils.encoders.prefix_tuning import RobertaPrefixForSequenceClassification
 
 TINY = RobertaConfig(vocab_size=120, hidden_size=32, num_hidden_layers=3, num_attention_heads=4, intermediate_size=48,
@@ -26,9 +26,9 @@ def build(config, method: str):
         return model, analytic.sequence_classifier_parameters(config, config.num_labels)
     peft_config, expected = {
         "lora": (LoraConfig(task_type=TaskType.SEQ_CLS, r=8, lora_alpha=16, target_modules=["query", "value"]),
-                 analytic.lora_parameters(config, 8, ["query", "value"])),
+                 lora_parameters(analytic.layer_shapes(config), 8, ["query", "value"], config.num_hidden_layers)),
         "lora_qkv": (LoraConfig(task_type=TaskType.SEQ_CLS, r=4, target_modules=["query", "key", "value"]),
-                     analytic.lora_parameters(config, 4, ["query", "key", "value"])),
+                     lora_parameters(analytic.layer_shapes(config), 4, ["query", "key", "value"], config.num_hidden_layers)),
         "prompt": (PromptTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=20),
                    analytic.prompt_tuning_parameters(config, 20)),
         "p_tuning": (PromptEncoderConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=20, encoder_hidden_size=128),
@@ -61,6 +61,17 @@ def test_parts_add_up_to_the_counted_classifier(config):
     assert count_parameters(model).total == analytic.sequence_classifier_parameters(config, config.num_labels)
 
 
+def test_architecture_rows_set_each_formula_next_to_the_count():
+    rows = analytic.architecture_rows({"tiny": TINY, "roberta-large": REAL})
+    assert [row["part"] for row in rows] == list(analytic.PARTS)
+    assert all(row["tiny: analytic"] == row["tiny: counted"] and row["roberta-large: analytic"] == row["roberta-large: counted"]
+               for row in rows)
+    whole = rows[-1]
+    assert whole["roberta-large: counted"] == 355_362_819 and whole["tiny: counted"] < whole["roberta-large: counted"]
+    layers = rows[2]
+    assert layers["tiny: analytic"] == TINY.num_hidden_layers * rows[1]["tiny: analytic"]
+
+
 def test_reference_counts_of_design_md():
     """DESIGN.md: roberta-large with a 3-class head has 355,362,819 parameters; LoRA r=8 on query,value + head: 1,839,107."""
     assert analytic.sequence_classifier_parameters(REAL, 3) == 355_362_819
@@ -79,6 +90,6 @@ def test_unfreezing_the_word_embeddings_adds_the_whole_matrix():
     assert by_name == count_parameters(model).trainable + analytic.word_embedding_parameters(REAL)
 
 
-def test_lora_count_refuses_targets_it_has_no_formula_for():
-    with pytest.raises(ConfigError, match="supported: query, key, value"):
-        analytic.lora_parameters(REAL, 8, ["dense"])
+def test_lora_count_refuses_targets_it_has_no_single_shape_for():
+    with pytest.raises(ConfigError, match="known layers: query, key, value"):
+        lora_parameters(analytic.layer_shapes(REAL), 8, ["dense"], REAL.num_hidden_layers)
