@@ -17,7 +17,6 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import average_precision_score
 
-from hwutils.core.errors import ConfigError
 from hwutils.core.models import ParameterCount, count_parameters
 from hwutils.core.precision import Precision
 from hwutils.core.training import Checkpointer, TrainResult, train
@@ -59,18 +58,17 @@ def random_rows(x: torch.Tensor, y: torch.Tensor, batch_size: int,
     return x[rows], y[rows]
 
 
-def weighted_bce(pos_weight: float, precision: Precision):
-    """``loss(model, (x, y))``: binary cross-entropy on the logits, each fraud's term times ``pos_weight``."""
-    if precision.needs_loss_scaling:
-        raise ConfigError("precision 'float16' needs loss scaling, which this loop does not do: use 'float32' "
-                          "(this MLP is far too small to gain from half precision) or 'bfloat16'")
+def weighted_bce(pos_weight: float):
+    """``loss(model, (x, y))``: binary cross-entropy on the logits, each fraud's term times ``pos_weight``.
+
+    The core loop runs it under the run's precision (autocast, and loss scaling for float16); the
+    loss itself is computed in float32.
+    """
     weight = torch.tensor(float(pos_weight))
 
     def loss(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         x, y = batch
-        with precision.autocast():
-            logits = model(x)
-        return F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=weight.to(y.device))
+        return F.binary_cross_entropy_with_logits(model(x).float(), y, pos_weight=weight.to(y.device))
 
     return loss
 
@@ -95,7 +93,8 @@ def predict_scores(model: torch.nn.Module, x: np.ndarray, batch_size: int, preci
 def fit_classifier(name: str, data: Rebalanced, x_val: np.ndarray, y_val: np.ndarray, recipe: MLPRecipe, *,
                    checkpoint_dir: str | Path, seed: int, device: torch.device, precision: Precision,
                    fingerprint: dict[str, Any] | None = None) -> Fitted:
-    """Train a fresh :class:`FraudMLP` on ``data`` with Adam and the weighted BCE, through the core loop.
+    """Train a fresh :class:`FraudMLP` on ``data`` with Adam and the weighted BCE, through the core
+    loop, in the run's ``precision``.
 
     The validation split is scored every ``recipe.eval_every`` steps (mean unweighted BCE and
     average precision). The checkpoint ``checkpoint_dir/<name>.pt`` holds the whole training state;
@@ -119,7 +118,7 @@ def fit_classifier(name: str, data: Rebalanced, x_val: np.ndarray, y_val: np.nda
                                            "frauds": int(data.y.sum()), "pos_weight": data.pos_weight,
                                            **(fingerprint or {})})
     result = train(model, optimizer, lambda: random_rows(x_train, y_train, recipe.batch_size, sampler),
-                   weighted_bce(data.pos_weight, precision), steps=recipe.steps, evaluate=evaluate,
-                   eval_every=recipe.eval_every, checkpoint=checkpoint, generator=sampler, desc=name)
+                   weighted_bce(data.pos_weight), steps=recipe.steps, evaluate=evaluate, eval_every=recipe.eval_every,
+                   checkpoint=checkpoint, generator=sampler, desc=name, precision=precision)
     model.eval()
     return Fitted(model, result, count_parameters(model))

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from hwutils.core.errors import ConfigError
 from hwutils.core.models import count_parameters
 from hwutils.core.precision import Precision
 from hwutils.imbalanced.model import FraudMLP, forward_flops_per_row, mlp_parameters
@@ -44,13 +43,8 @@ def test_pos_weight_multiplies_the_fraud_terms_only():
     model = FraudMLP(3, [4])
     x = torch.randn(6, 3)
     frauds, legit = (x, torch.ones(6)), (x, torch.zeros(6))
-    assert weighted_bce(7.0, FLOAT32)(model, frauds).item() == pytest.approx(7 * weighted_bce(1.0, FLOAT32)(model, frauds).item())
-    assert weighted_bce(7.0, FLOAT32)(model, legit).item() == pytest.approx(weighted_bce(1.0, FLOAT32)(model, legit).item())
-
-
-def test_float16_is_refused_with_one_line():
-    with pytest.raises(ConfigError, match="loss scaling"):
-        weighted_bce(1.0, Precision("float16", "cuda", "test"))
+    assert weighted_bce(7.0)(model, frauds).item() == pytest.approx(7 * weighted_bce(1.0)(model, frauds).item())
+    assert weighted_bce(7.0)(model, legit).item() == pytest.approx(weighted_bce(1.0)(model, legit).item())
 
 
 def separable(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +58,8 @@ def separable(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 RECIPE = MLPRecipe((16,), 0.0, 1e-2, steps=120, batch_size=64, eval_every=40, eval_batch_size=512, checkpoint_every=50)
 
 
-@pytest.mark.parametrize("precision", [FLOAT32, Precision("bfloat16", "cpu", "the GPU's bf16 branch, on a CPU")])
+@pytest.mark.parametrize("precision", [FLOAT32, Precision("bfloat16", "cpu", "the GPU's bf16 branch, on a CPU"),
+                                       Precision("float16", "cpu", "the T4's float16 branch (loss scaling), on a CPU")])
 def test_fit_classifier_learns_and_logs_the_validation_curve(tmp_path, precision):
     (x, y), (x_val, y_val) = separable(3000, 0), separable(1000, 1)
     fitted = fit_classifier("toy", Rebalanced(x, y, 5.0, 0), x_val, y_val, RECIPE, checkpoint_dir=tmp_path, seed=0,
@@ -73,6 +68,24 @@ def test_fit_classifier_learns_and_logs_the_validation_curve(tmp_path, precision
     assert fitted.result.evals[-1]["val_average_precision"] > 0.8 > fitted.result.evals[0]["val_average_precision"]
     assert fitted.result.stats.steps == 120 and fitted.parameters.total == mlp_parameters(4, [16])
     assert ranking_metrics(y_val, predict_scores(fitted.model, x_val, 256, precision), 0.8)["roc_auc"] > 0.9
+
+
+def test_training_computes_in_the_runs_precision(tmp_path):
+    (x, y), (x_val, y_val) = separable(600, 0), separable(200, 1)
+    seen = set()
+
+    def record(module, inputs, output):
+        if isinstance(module, torch.nn.Linear) and module.training:
+            seen.add(output.dtype)
+
+    handle = torch.nn.modules.module.register_module_forward_hook(record)
+    try:
+        fit_classifier("toy", Rebalanced(x, y, 1.0, 0), x_val, y_val, MLPRecipe(**{**RECIPE.__dict__, "steps": 5}),
+                       checkpoint_dir=tmp_path, seed=0, device=torch.device("cpu"),
+                       precision=Precision("bfloat16", "cpu", "test"))
+    finally:
+        handle.remove()
+    assert seen == {torch.bfloat16}
 
 
 def test_a_rerun_resumes_from_the_checkpoint_with_the_same_model(tmp_path):
