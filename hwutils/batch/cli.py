@@ -125,3 +125,5 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except ConfigError as error:
         parser.exit(2, f"hwutils: error: {error}\n")
+    except KeyboardInterrupt:  # Ctrl-C before the batch took charge of it (while starting up)
+        parser.exit(130, "hwutils: interrupted\n")

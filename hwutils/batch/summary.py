@@ -76,7 +76,7 @@ def overview_row(entry: Mapping[str, Any]) -> dict[str, Any]:
         "time (s)": outcome["seconds"] if outcome else None,
         "profile": (results or {}).get("profile", ""),
         "headline": f"{headline.get('method')}.{headline.get('metric')}" if headline.get("method") else "",
-        "value": _as_share(headline.get("metric", ""), value),
+        "value": "" if value is None else _as_share(headline.get("metric", ""), value),
         "methods": len((results or {}).get("methods", {})),
         "failed checks": ", ".join(failed) if failed else ("none" if results else ""),
         "report": links,
