@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hwutils.batch.runner import (SMOKE_CELL_TIMEOUT_S, default_threads, discover_notebooks, distribute_overrides,
-                                  folder_labels, select_notebooks)
+                                  ensure_kernel, folder_labels, select_notebooks)
 from hwutils.core.paths import PROJECT_ROOT, notebooks_dir, reports_dir
 
 SCRIPT_NAME = "hwutils.sbatch"
@@ -49,6 +49,7 @@ def write_array_script(profile: str = "full", only: list[str] | None = None, fol
     """Write the sbatch job-array script and its task list; return the script's path."""
     reports = Path(reports or reports_dir()).resolve()
     specs = task_specs(profile, only, folders, reports, seed, overrides, cell_timeout, pdf)
+    ensure_kernel()  # registered once here: array tasks starting together would race to register it
     folder = reports / "slurm"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / TASKS_NAME).write_text(json.dumps(specs, indent=2) + "\n")

@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 from itertools import combinations
-from pathlib import Path
 
 import pytest
 
@@ -72,7 +71,7 @@ def test_a_run_that_passed_prints_no_kernel_noise(gpu_batch):
         "the kernel's own messages are kept in the notebook's batch.log"
 
 
-@pytest.mark.parametrize("stop, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("stop, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_stops_the_batch_cleanly_and_summarises(tmp_path, stop, status):
     folder, reports = tmp_path / "notebooks", tmp_path / "reports"
     write_notebook(folder, "01_quick", "print('done')")
