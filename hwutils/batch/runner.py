@@ -14,6 +14,7 @@ writes the summary (finished, interrupted, not started) and exits 130 or 143.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -353,7 +354,8 @@ def run_jobs(jobs: list[Job], profile: str, slots: list[str | None], seed: int |
             time.sleep(0.2)
             reap(interrupted=True)
         for process in list(running):
-            os.killpg(process.pid, signal.SIGKILL)  # the worker's session: it and anything it started
+            with contextlib.suppress(ProcessLookupError):  # the worker's session (its kernel has its own, and
+                os.killpg(process.pid, signal.SIGKILL)     # shuts itself down once its parent is gone)
             process.wait()
         reap(interrupted=True)
         for job in pending:
