@@ -1,14 +1,16 @@
 """Prompting a causal language model: demonstrations, and two ways to read its answer.
 
-Shared by every notebook that prompts a decoder LM (LLaMA on MNLI, a Persian LM):
+Shared by every notebook that prompts a decoder LM (LLaMA on MNLI, a Persian LM). Nothing here
+knows the task: prompts are strings, candidate answers are strings, labels are column values.
 
 * :func:`pick_demonstrations` chooses solved examples to show in a few-shot prompt;
-* **scoring** (:func:`score_continuations`): the log-probability the model gives to each candidate
-  continuation (a label word, say) after the prompt; the prediction is the best-scored candidate,
-  so every example gets one;
+* **scoring** (:func:`score_continuations`, or :func:`score_token_continuations` on token ids):
+  the log-probability the model gives to each candidate continuation (a label word, say) after the
+  prompt; the prediction is the best-scored candidate, so every example gets one;
 * **generation** (:func:`generate_greedy`): greedy decoding of a few tokens, for a notebook to parse;
 * :func:`contextual_calibration` divides out the label probabilities the model gives to a
-  content-free input (Zhao et al., 2021, "Calibrate before use").
+  content-free input (Zhao et al., 2021, "Calibrate before use");
+  :func:`normalised_label_probabilities` is the softmax over the candidates it builds on.
 """
 
 from __future__ import annotations
@@ -61,31 +63,34 @@ def score_token_continuations(model: torch.nn.Module, prompt_ids: Sequence[Seque
     token, so padding changes nothing. When every continuation is a single token, one forward pass
     of the prompt alone scores all of them.
     """
+    if any(len(c) == 0 for c in continuation_ids):
+        raise ValueError("every continuation needs at least one token")
+    scores = np.zeros((len(prompt_ids), len(continuation_ids)))
     device = next(model.parameters()).device
     single_tokens = all(len(c) == 1 for c in continuation_ids)
-    if single_tokens:  # rows are prompts; the next-token distribution at the end holds every score
-        pairs = [(p, None) for p in range(len(prompt_ids))]
-        sequences = [list(p) for p in prompt_ids]
-    else:  # rows are (prompt, continuation) pairs
-        pairs = [(p, c) for p in range(len(prompt_ids)) for c in range(len(continuation_ids))]
-        sequences = [list(prompt_ids[p]) + list(continuation_ids[c]) for p, c in pairs]
-    order = sorted(range(len(pairs)), key=lambda k: len(sequences[k]))  # similar lengths batch together
-    scores = np.zeros((len(prompt_ids), len(continuation_ids)))
+    if single_tokens:  # one row per prompt: the next-token distribution at its end holds every score
+        rows = [(p, None) for p in range(len(prompt_ids))]
+        sequences = [list(prompt) for prompt in prompt_ids]
+        first_tokens = [c[0] for c in continuation_ids]
+    else:  # one row per (prompt, continuation) pair
+        rows = [(p, c) for p in range(len(prompt_ids)) for c in range(len(continuation_ids))]
+        sequences = [list(prompt_ids[p]) + list(continuation_ids[c]) for p, c in rows]
+    order = sorted(range(len(rows)), key=lambda k: len(sequences[k]))  # similar lengths batch together
     for start in progress(range(0, len(order), batch_size), desc=desc):
         batch = order[start:start + batch_size]
         ids, mask, positions = _left_padded([sequences[k] for k in batch], pad_id)
-        lengths = [0 if single_tokens else len(continuation_ids[pairs[k][1]]) for k in batch]
+        lengths = [0 if single_tokens else len(continuation_ids[rows[k][1]]) for k in batch]
         keep = max(lengths) + 1
         logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
                        logits_to_keep=keep).logits[:, -keep:, :]
         log_probs = torch.log_softmax(logits.float(), dim=-1).cpu()  # position j predicts the token at j + 1
-        for row, (k, n) in enumerate(zip(batch, lengths)):
-            p, c = pairs[k]
+        for i, (k, n) in enumerate(zip(batch, lengths)):
+            p, c = rows[k]
             if single_tokens:
-                scores[p] = log_probs[row, -1, [ids[0] for ids in continuation_ids]].numpy()
-            else:
-                targets = ids[row, -n:]
-                scores[p, c] = log_probs[row, keep - 1 - n: keep - 1].gather(1, targets[:, None]).sum().item()
+                scores[p] = log_probs[i, -1, first_tokens].numpy()
+            else:  # the continuation's n tokens are predicted by the n positions before the last one
+                targets = ids[i, -n:]
+                scores[p, c] = log_probs[i, keep - 1 - n: keep - 1].gather(1, targets[:, None]).sum().item()
     return scores
 
 
@@ -115,16 +120,20 @@ def contextual_calibration(scores: np.ndarray, content_free_scores: np.ndarray) 
 
 @torch.no_grad()
 def generate_greedy(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int = 5,
-                     batch_size: int = 16, desc: str = "generating") -> list[str]:
-    """Greedy continuations of ``prompts`` (``max_new_tokens`` tokens each), decoded to text."""
+                    batch_size: int = 16, desc: str = "generating") -> list[str]:
+    """Greedy continuations of ``prompts`` (``max_new_tokens`` tokens each), decoded to text.
+
+    Batches are left-padded (generation appends on the right); the tokenizer's padding side is
+    restored afterwards, whatever happens.
+    """
     device = next(model.parameters()).device
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"  # generation appends on the right
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
     texts: list[str] = []
     try:
         for start in progress(range(0, len(prompts), batch_size), desc=desc):
             batch = tokenizer(list(prompts[start:start + batch_size]), return_tensors="pt", padding=True).to(device)
-            out = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id)
+            out = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                 max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
             texts += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
     finally:
         tokenizer.padding_side = side

@@ -32,6 +32,7 @@ from hwutils.core.display import format_value, show_markdown, show_table
 from hwutils.core.errors import ConfigError
 from hwutils.core.paths import default_output_dir
 from hwutils.core.precision import Precision, choose_precision
+from hwutils.core.progress import headless
 from hwutils.core.profiles import NotebookInfo, Settings, load_settings, notebook_info
 from hwutils.core.results import (RESERVED_KEYS, SCHEMA_VERSION, environment_info, method_record, snake_case_key,
                                   write_document)
@@ -48,6 +49,7 @@ _QUIET_WARNINGS = (
     r".*TypedStorage is deprecated.*",
     r".*`resume_download` is deprecated.*",
     r".*not compiled with flash attention.*",
+    r".*mtime may not be reliable.*",  # the Trainer's note on some file systems (Colab's, Kaggle's)
 )
 
 
@@ -58,6 +60,13 @@ def quiet_library_noise() -> None:
     for pattern in _QUIET_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # forked DataLoader workers would warn
+    if headless():  # a report keeps no live bar: datasets' map/filter bars would only clutter it
+        try:
+            import datasets
+
+            datasets.disable_progress_bars()
+        except ImportError:  # pragma: no cover - datasets is a dependency
+            pass
     try:
         import transformers
 

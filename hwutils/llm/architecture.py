@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hwutils.core.errors import ConfigError
+from hwutils.core.models import lora_parameters
 
 # From meta-llama/Meta-Llama-3-8B/config.json (architecture values only).
 LLAMA_3_8B: dict[str, Any] = {
@@ -44,14 +44,11 @@ def projection_shapes(config: Any) -> dict[str, tuple[int, int]]:
     }
 
 
-def lora_parameters(config: Any, r: int, targets: Iterable[str]) -> int:
-    """LoRA adds ``A`` (r x in) and ``B`` (out x r) to each targeted projection of every layer:
-    ``layers x sum over targets of r (in + out)``."""
-    shapes = projection_shapes(config)
-    unknown = set(targets) - set(shapes)
-    if unknown:
-        raise ConfigError(f"unknown LoRA target(s) {sorted(unknown)}; Llama's projections: {', '.join(shapes)}")
-    return _get(config, "num_hidden_layers") * sum(r * sum(shapes[t]) for t in targets)
+def llama_lora_parameters(config: Any, r: int, targets: Iterable[str]) -> int:
+    """Parameters LoRA of rank ``r`` adds to the ``targets`` of every decoder layer: the core's count
+    (:func:`hwutils.core.models.lora_parameters`, ``r (in + out)`` per target) over one layer's
+    :func:`projection_shapes`, times the layers."""
+    return lora_parameters(projection_shapes(config), r, targets, layers=_get(config, "num_hidden_layers"))
 
 
 def llama_parameters(config: Any) -> int:

@@ -6,9 +6,10 @@ MLP, RoPE with theta 500,000, untied embeddings, no pad token), and a byte-level
 trained with ``tokenizers`` that adds ``<|begin_of_text|>`` in front of every text, as Llama-3's
 does. ``AutoTokenizer`` / ``AutoModelForCausalLM`` load it, in 4-bit too.
 
-So that in-context prompts have something to read, the model is pre-trained for a few seconds on
-fixture text: sentences from :func:`hwutils.core.fixtures.text_datasets.fixture_sentences` and prompts
-in both styles of :mod:`hwutils.llm.prompts` whose answers are drawn **at random**. It learns the
+So that in-context prompts have something to read, the model is pre-trained for a few seconds
+(:func:`hwutils.core.fixtures.pretraining.pretrain`) on fixture text: sentences from
+:func:`hwutils.core.fixtures.text_datasets.fixture_sentences` and prompts in both styles of
+:mod:`hwutils.llm.prompts` whose answers are drawn **at random**. It learns the
 language, the prompt format and the answer words, but not which answer is right: what the
 notebook's own fine-tuning achieves is then the notebook's doing.
 """
@@ -24,7 +25,7 @@ BOS, EOS = "<|begin_of_text|>", "<|end_of_text|>"
 VOCAB_SIZE = 640
 MODEL_SHAPE = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
                    num_key_value_heads=2, max_position_embeddings=1024)
-PRETRAIN = dict(steps=100, batch_size=8, block_size=64, learning_rate=3e-3, seed=0)
+PRETRAIN = dict(steps=100, batch_size=8, block_size=64, lr=3e-3, seed=0)
 
 
 def prompt_text(n: int, seed: int) -> list[str]:
@@ -66,12 +67,13 @@ def train_tokenizer(texts: list[str], vocab_size: int):
                                    model_input_names=["input_ids", "attention_mask"])  # as Llama-3's
 
 
-@fixture("tiny_llama", version=1)
+@fixture("tiny_llama", version=2)
 def build_tiny_llama(folder: Path) -> None:
     """A tiny Llama-3-shaped LlamaForCausalLM (2 layers, width 128) pre-trained on fixture text, + BPE tokenizer."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    from hwutils.core.fixtures.pretraining import pretrain
     from hwutils.core.fixtures.text_datasets import fixture_sentences
 
     texts = fixture_sentences(800, seed=7) + prompt_text(400, seed=8)
@@ -84,26 +86,18 @@ def build_tiny_llama(folder: Path) -> None:
     # One stream of documents separated by end-of-text, cut into random windows (nanoGPT style).
     random.Random(PRETRAIN["seed"]).shuffle(texts)
     stream = torch.tensor([t for ids in tokenizer(texts)["input_ids"] for t in ids + [tokenizer.eos_token_id]])
-    generator = torch.Generator().manual_seed(PRETRAIN["seed"])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=PRETRAIN["learning_rate"], weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, PRETRAIN["learning_rate"], total_steps=PRETRAIN["steps"],
-                                                   pct_start=0.1)
     block = PRETRAIN["block_size"]
-    model.train()
-    for _ in range(PRETRAIN["steps"]):
+
+    def random_windows(generator: torch.Generator) -> torch.Tensor:
         starts = torch.randint(len(stream) - block, (PRETRAIN["batch_size"],), generator=generator)
-        batch = torch.stack([stream[s:s + block] for s in starts.tolist()])
-        loss = model(input_ids=batch, labels=batch).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-    model.eval()
+        return torch.stack([stream[s:s + block] for s in starts.tolist()])
+
+    losses = pretrain(model, random_windows, lambda m, batch: m(input_ids=batch, labels=batch).loss,
+                      steps=PRETRAIN["steps"], lr=PRETRAIN["lr"], seed=PRETRAIN["seed"], max_grad_norm=1.0)
     model.generation_config.pad_token_id = None  # as on the Hub: Llama-3 has no pad token
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     (folder / "README.md").write_text(
         "# tiny_llama\n\nA tiny Llama-3-shaped causal LM built by `hwutils.llm.fixtures` for the smoke profile: "
         f"{sum(p.numel() for p in model.parameters()):,} parameters, pre-trained for {PRETRAIN['steps']} steps on "
-        f"fixture text (final training loss {loss.item():.3f}). Prompts in its pre-training text carry random answers.\n")
+        f"fixture text (final training loss {losses[-1]:.3f}). Prompts in its pre-training text carry random answers.\n")

@@ -92,3 +92,29 @@ def head_logits_by_position(model: Any, tokenizer: Any, texts: list[str], batch_
     finally:
         handle.remove()
     return {key: torch.cat(values) for key, values in pooled.items()}
+
+
+def linear_probes(train_features: dict[str, torch.Tensor], train_labels: list[int],
+                  test_features: dict[str, torch.Tensor]) -> dict[str, dict[str, Any]]:
+    """A logistic regression (on standardised features) per pooling, fitted on the training
+    features and read on the test features: ``{pooling: {"predicted", "feature_spread"}}``.
+
+    The *feature spread* is the largest difference between any test example's features and the
+    first one's: zero means every example looks the same to the probe.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    probes = {}
+    for pool, features in train_features.items():
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        probe.fit(features.numpy(), list(train_labels))
+        test = test_features[pool]
+        probes[pool] = {"predicted": probe.predict(test.numpy()), "feature_spread": spread(test)}
+    return probes
+
+
+def spread(rows: torch.Tensor) -> float:
+    """Largest difference between any row of ``rows`` and the first row (0: the same for every input)."""
+    return (rows - rows[0]).abs().max().item()

@@ -1,21 +1,19 @@
-"""In-context learning with a causal language model: prompts, and two ways to read the answer.
+"""MultiNLI as a prompt: two styles of asking, demonstrations, and the answer read back.
 
 A prompt shows zero or more solved *demonstrations* and then the query, ending with ``Answer:``.
-The answer is read in one of two ways:
+The answer is read in one of two ways (the machinery is task-independent and lives in
+:mod:`hwutils.core.prompting`):
 
-* **scoring** (:func:`score_continuations`): the log-probability the model gives to each label's
+* **scoring** (:func:`score_labels`): the log-probability the model gives to each label's
   continuation (``" entailment"``, ``" neutral"``, ...) after the prompt; the prediction is the
   label with the highest score. Every example gets a label: nothing is ever unparseable.
-* **generation** (:func:`generate_answers` + :func:`parse_answer`): greedy decoding of a few
-  tokens, then parsing the first word; text that is not one of the label words is *unparseable*.
-
-:func:`contextual_calibration` divides out the label probabilities the model gives to a
-content-free input (Zhao et al., 2021, "Calibrate before use"), which removes a constant label bias.
+* **generation** (:func:`hwutils.core.prompting.generate_greedy` + :func:`parse_answer`): greedy
+  decoding of a few tokens, then parsing the first word; text that is not one of the answer words
+  is *unparseable*.
 """
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,8 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hwutils.core.prompting import (contextual_calibration, generate_greedy, normalised_label_probabilities,  # noqa: F401
-                                    pick_demonstrations, score_continuations, score_token_continuations)
+from hwutils.core.prompting import score_continuations
 
 UNPARSEABLE = -1  # the label id of a generated answer that is none of the answer words
 
@@ -34,7 +31,8 @@ UNPARSEABLE = -1  # the label id of a generated answer that is none of the answe
 class PromptStyle:
     """How a premise/hypothesis pair is asked, and the answer word of each label (in label-id order)."""
 
-    name: str
+    key: str  # snake_case: the name in settings and in results keys
+    name: str  # for tables and prose
     template: str  # with {premise} and {hypothesis}; ends with the answer prefix, no trailing space
     answers: tuple[str, ...]
 
@@ -47,20 +45,24 @@ class PromptStyle:
         """What follows ``Answer:`` for ``label``: a space, then the answer word."""
         return " " + self.answers[label]
 
+    def continuations(self) -> list[str]:
+        """Every label's continuation, in label-id order: the candidates that scoring compares."""
+        return [self.continuation(label) for label in range(len(self.answers))]
+
 
 # MultiNLI's labels are 0 = entailment, 1 = neutral, 2 = contradiction.
 LABEL_WORDS = PromptStyle(
-    "label words",
+    "label_words", "label words",
     "Premise: {premise}\nHypothesis: {hypothesis}\n"
     "Does the premise entail the hypothesis? Answer with entailment, neutral or contradiction.\nAnswer:",
     ("entailment", "neutral", "contradiction"),
 )
 YES_MAYBE_NO = PromptStyle(
-    "yes/maybe/no",
+    "yes_maybe_no", "yes/maybe/no",
     '{premise}\nQuestion: Given that, is it true that "{hypothesis}"? Answer yes, maybe or no.\nAnswer:',
     ("yes", "maybe", "no"),
 )
-STYLES = {"label_words": LABEL_WORDS, "yes_maybe_no": YES_MAYBE_NO}
+STYLES = {style.key: style for style in (LABEL_WORDS, YES_MAYBE_NO)}
 DEMONSTRATION_SEPARATOR = "\n\n"
 
 
@@ -71,21 +73,22 @@ def build_prompt(style: PromptStyle, premise: str, hypothesis: str,
     return DEMONSTRATION_SEPARATOR.join([*shots, style.render(premise, hypothesis)])
 
 
-# ---------------------------------------------------------------------------------------------
-# Reading the answer by scoring the label continuations
-# ---------------------------------------------------------------------------------------------
+def build_prompts(style: PromptStyle, rows: Any, demonstrations: Sequence[Mapping[str, Any]] = ()) -> list[str]:
+    """:func:`build_prompt` for every row of ``rows`` (a dataset or a list of dicts)."""
+    return [build_prompt(style, row["premise"], row["hypothesis"], demonstrations) for row in rows]
+
+
+def prompt_answer_pairs(dataset: Any, style: PromptStyle) -> Any:
+    """SFT data: each row becomes ``{"prompt": zero-shot prompt, "answer": its label's continuation}``."""
+    return dataset.map(lambda row: {"prompt": build_prompt(style, row["premise"], row["hypothesis"]),
+                                    "answer": style.continuation(row["label"])},
+                       remove_columns=dataset.column_names)
 
 
 def score_labels(model: torch.nn.Module, tokenizer: Any, prompts: Sequence[str], style: PromptStyle,
                  batch_size: int = 16, desc: str = "scoring") -> np.ndarray:
-    """Label scores (prompts x labels) of ``style``'s continuations after each prompt."""
-    continuations = [style.continuation(label) for label in range(len(style.answers))]
-    return score_continuations(model, tokenizer, prompts, continuations, batch_size, desc)
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading the answer from generated text
-# ---------------------------------------------------------------------------------------------
+    """Label scores (prompts x labels): ``log p(answer word | prompt)`` of ``style``'s continuations."""
+    return score_continuations(model, tokenizer, prompts, style.continuations(), batch_size, desc)
 
 
 def parse_answer(text: str, style: PromptStyle) -> int:

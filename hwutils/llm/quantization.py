@@ -1,49 +1,28 @@
-"""4-bit NF4 loading for QLoRA (bitsandbytes), and merging a LoRA adapter back into the model.
+"""4-bit NF4 loading for QLoRA (bitsandbytes), and what it saves in memory.
 
 * :func:`load_quantized` loads any ``Auto*`` model in 4-bit NF4 (``BitsAndBytesConfig``, double
-  quantisation, a bf16 compute dtype where the device supports it). When 4-bit cannot run here it
-  says why and loads the model unquantised, so the notebook continues.
+  quantisation, matmuls in the run's precision). When 4-bit cannot run here it says why and loads
+  the model unquantised, so the notebook continues.
 * On CPUs with AVX512-BF16, bitsandbytes rewrites a ``Linear4bit``'s weights into an inference
   layout (computed in bf16) at the first no-grad forward; after that some LoRA tensors stop
   receiving gradients, and evaluation rounds to bf16. :func:`keep_cpu_4bit_layout` switches that
   off on every 4-bit layer (it does nothing on a GPU).
-* Merging: a QLoRA adapter was trained against the *dequantised* 4-bit weights. Merging it into a
-  bf16/fp32 copy of exactly those weights (:func:`dequantized_base`) reproduces the adapter model;
-  merging it into the 4-bit weights themselves (peft's ``merge_and_unload`` on the 4-bit model)
-  re-quantises ``W + BA`` and rounds much of the update away (:func:`merge_error` measures how much).
+* :func:`nf4_weight_bytes` and :func:`memory_row`: the weight memory of an architecture in NF4
+  against 16-bit, computed on the meta device (no download, no allocation).
+
+Merging an adapter into these weights is :mod:`hwutils.llm.merging`.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import torch
 
-# bitsandbytes logs, at import on AVX512-BF16 CPUs, that an optional Hub kernel ("kernels-community")
-# is not installed; its built-in CPU kernels are used instead. Silence it before anything imports it.
-logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
-
-from hwutils.core.errors import ConfigError  # noqa: E402  (imports after the logger is silenced)
-from hwutils.core.models import from_pretrained  # noqa: E402
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def resolve_dtype(name: str, device: torch.device | str) -> torch.dtype:
-    """``"auto"``: bf16 on a GPU that supports it, fp16 on an older GPU, fp32 on a CPU (where
-    bitsandbytes' bf16 path is the AVX512-BF16 inference layout, and fp32 is exact enough to check
-    a merge to 1e-6); or an explicit ``"float32"``, ``"bfloat16"``, ``"float16"``."""
-    device = torch.device(device)
-    if name == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float32
-    if name not in DTYPES:
-        raise ConfigError(f"unknown dtype {name!r}; valid dtypes: auto, {', '.join(DTYPES)}")
-    return DTYPES[name]
+from hwutils.core.models import from_pretrained
+from hwutils.llm.architecture import llama_parameters
 
 
 @dataclass(frozen=True)
@@ -129,45 +108,6 @@ def keep_cpu_4bit_layout(model: torch.nn.Module) -> int:
     return len(layers)
 
 
-def dequantized_base(model_class: Any, source: str, device: torch.device | str, dtype: torch.dtype,
-                     quantize: bool = True, **kwargs: Any) -> Any:
-    """The base model with exactly the weights the QLoRA adapter was trained against: loaded as
-    for training (4-bit NF4 when ``quantize`` and the device allows it), then dequantised to
-    ``dtype`` (bf16 on a GPU, fp32 on a CPU). An unquantised load is returned as it is."""
-    loaded = load_quantized(model_class, source, device, dtype, quantize=quantize, **kwargs)
-    return loaded.model.dequantize() if loaded.quantized else loaded.model
-
-
-def intended_merge(peft_model: torch.nn.Module, suffix: str = "q_proj") -> dict[str, tuple[torch.Tensor, float]]:
-    """For each LoRA layer whose name ends in ``suffix``: the weight a merge should produce,
-    ``dequant(W) + delta W`` (fp32, on the CPU), and the norm of ``delta W``. Call before merging."""
-    intended = {}
-    for name, module in peft_model.named_modules():
-        if name.endswith(suffix) and hasattr(module, "get_delta_weight"):
-            delta = module.get_delta_weight(module.active_adapters[0]).float()
-            intended[name.replace("base_model.model.", "", 1)] = ((dense_weight(module) + delta).cpu(), delta.norm().item())
-    return intended
-
-
-def merge_error(merged_model: torch.nn.Module, intended: dict[str, tuple[torch.Tensor, float]]) -> float:
-    """Mean over layers of ``||merged W - intended W|| / ||delta W||``: 0 for an exact merge, about 1
-    when the merge loses as much as the whole update."""
-    ratios = [(dense_weight(module).cpu() - intended[name][0]).norm().item() / intended[name][1]
-              for name, module in merged_model.named_modules() if name in intended]
-    return float(sum(ratios) / len(ratios))
-
-
-def dense_weight(module: torch.nn.Module) -> torch.Tensor:
-    """A linear layer's weight as a float32 matrix, dequantising 4-bit weights (LoRA ignored)."""
-    base = module.get_base_layer() if hasattr(module, "get_base_layer") else module
-    weight = base.weight
-    if weight.__class__.__name__ == "Params4bit":
-        import bitsandbytes as bnb
-
-        return bnb.functional.dequantize_4bit(weight.data, weight.quant_state).float()
-    return weight.detach().float()
-
-
 def nf4_weight_bytes(model: torch.nn.Module, other_bytes: int = 2, blocksize: int = 64,
                      double_quant: bool = True, skip: tuple[str, ...] = ("lm_head", "score")) -> dict[str, float]:
     """Memory of ``model``'s weights when its linear layers are stored in NF4 (works on the meta device).
@@ -185,3 +125,15 @@ def nf4_weight_bytes(model: torch.nn.Module, other_bytes: int = 2, blocksize: in
     other = total - quantized
     return {"quantized_parameters": quantized, "other_parameters": other,
             "nf4_bytes": nf4_bytes + other * other_bytes, "full_precision_bytes": total * other_bytes}
+
+
+def memory_row(name: str, meta_model: torch.nn.Module, config: Any, other_bytes: int,
+               loaded_bytes: int | None = None) -> dict[str, Any]:
+    """One line of the weight-memory table: ``meta_model``'s parameters (analytic, from ``config``),
+    how many sit in the linear layers NF4 quantises, its weights in 16 bits and in NF4 (other
+    parameters at ``other_bytes`` each), and, when given, what the loaded model really takes."""
+    memory = nf4_weight_bytes(meta_model, other_bytes=other_bytes)
+    return {"model": name, "parameters": llama_parameters(config), "in quantised linear layers": memory["quantized_parameters"],
+            "bf16 weights (GB)": (memory["quantized_parameters"] + memory["other_parameters"]) * 2 / 1e9,
+            "NF4 weights (GB)": memory["nf4_bytes"] / 1e9,
+            "loaded (GB)": loaded_bytes / 1e9 if loaded_bytes is not None else float("nan")}

@@ -9,7 +9,8 @@ for a batch of ``{"prompt", "answer"}`` rows and pads it (padding is ignored by 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 import torch
@@ -61,3 +62,16 @@ class AnswerOnlyCollator:
         encoded = [encode_prompt_answer(self.tokenizer, r["prompt"], r["answer"], self.max_length, self.append_eos)
                    for r in rows]
         return pad_batch(encoded, self.tokenizer.pad_token_id)
+
+
+def token_label_rows(tokenizer: Any, batch: Mapping[str, torch.Tensor], last: int = 8) -> list[dict[str, Any]]:
+    """The last ``last`` tokens of a collated batch's first example, each with its label (-100 = no loss)."""
+    ids, labels = batch["input_ids"][0][-last:], batch["labels"][0][-last:]
+    return [{"token": repr(tokenizer.decode([int(t)])), "input id": int(t), "label": int(l)} for t, l in zip(ids, labels)]
+
+
+def mean_length(tokenizer: Any, rows: Iterable[Mapping[str, str]], max_length: int, sample: int = 200) -> float:
+    """Mean tokens per training example (prompt + answer + end-of-text) over the first ``sample`` rows."""
+    lengths = [len(encode_prompt_answer(tokenizer, r["prompt"], r["answer"], max_length)["input_ids"])
+               for r in islice(rows, sample)]
+    return sum(lengths) / len(lengths)

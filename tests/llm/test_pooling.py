@@ -102,3 +102,23 @@ def test_head_logits_by_position_match_the_model_and_first_token_features_are_co
     assert (logits["first"] - logits["first"][0]).abs().max() == 0
     features = pooling.pooled_features(model, tokenizer, texts, batch_size=3)
     assert features["last"].shape == (3, 32) and (features["first"] - features["first"][0]).abs().max() == 0
+
+
+def test_each_linear_probe_reads_its_own_pooling_and_cannot_read_constant_features():
+    generator = torch.Generator().manual_seed(0)
+    labels = [i % 3 for i in range(90)]
+    centres = torch.eye(3, 8) * 4
+
+    def around(centre_of, rows):
+        return torch.stack([centres[centre_of(labels[i])] for i in rows]) + 0.3 * torch.randn(len(rows), 8, generator=generator)
+
+    def features(rows):  # "shifted" puts each class where "last" puts the next one
+        return {"first": torch.ones(len(rows), 8), "last": around(lambda c: c, rows), "shifted": around(lambda c: (c + 1) % 3, rows)}
+
+    train, test = features(range(60)), features(range(60, 90))
+    probes = pooling.linear_probes(train, labels[:60], test)
+    for pool in ("last", "shifted"):
+        assert (probes[pool]["predicted"] == labels[60:]).mean() > 0.9, pool
+    assert len(set(probes["first"]["predicted"].tolist())) == 1 and probes["first"]["feature_spread"] == 0
+    assert probes["last"]["feature_spread"] == pooling.spread(test["last"]) > 1
+    assert pooling.spread(torch.tensor([[0.0, 0.0], [1.0, -2.0], [0.5, 0.0]])) == 2.0  # measured from the first row

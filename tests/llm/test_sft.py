@@ -67,3 +67,15 @@ def test_collator_requires_a_pad_token():
     bare = AutoTokenizer.from_pretrained(fixtures.fixture_path("tiny_llama"))
     with pytest.raises(ValueError, match="pad token"):
         sft.AnswerOnlyCollator(bare, max_length=16)
+
+
+def test_token_label_rows_and_mean_length(tokenizer):
+    rows = [{"prompt": "Premise: A.\nAnswer:", "answer": " neutral"},
+            {"prompt": "Premise: A much longer premise about the old sailor.\nAnswer:", "answer": " contradiction"}]
+    batch = sft.AnswerOnlyCollator(tokenizer, max_length=128)(rows[:1])
+    table = sft.token_label_rows(tokenizer, batch, last=3)
+    assert [r["label"] for r in table] == [IGNORE_INDEX] + batch["input_ids"][0][-2:].tolist()  # ':' then answer, end-of-text
+    assert table[-1]["token"] == repr(tokenizer.eos_token)
+    lengths = [len(sft.encode_prompt_answer(tokenizer, r["prompt"], r["answer"], 128)["input_ids"]) for r in rows]
+    assert sft.mean_length(tokenizer, rows, 128) == sum(lengths) / 2
+    assert sft.mean_length(tokenizer, rows, 128, sample=1) == lengths[0]
