@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from hwutils.batch.export import CHROMIUM_HELP, export_html, export_pdf, find_chromium
+from hwutils.batch.stopping import StopRequest, caught_stop_signals
 from hwutils.batch.summary import OUTCOME_FILE, build_summary, read_outcome, write_outcome
 from hwutils.core.errors import ConfigError
 from hwutils.core.paths import notebooks_dir, reports_dir
-from hwutils.core.profiles import available_notebooks, profile_table
 from hwutils.core.progress import HEADLESS_ENV
 
 KERNEL_NAME = "hwutils"
@@ -38,7 +38,6 @@ KERNEL_START_TIMEOUT_S = 300  # papermill's 60 s default was exceeded on a busy 
 SMOKE_CELL_TIMEOUT_S = 900  # a smoke cell that runs longer has hung (the full profile has no default limit)
 LOG_FILE = "batch.log"
 EXIT_STATUS = {"ok": 0, "failed": 1, "timed_out": 124, "interrupted": 130}
-SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 @dataclass
@@ -94,6 +93,8 @@ def distribute_overrides(notebooks: list[Path], profile: str, overrides: dict[st
     per_notebook: dict[str, dict[str, Any]] = {nb.stem: {} for nb in notebooks}
     if not overrides:
         return per_notebook
+    from hwutils.core.profiles import available_notebooks, profile_table  # imports torch: only when needed
+
     known = {nb.stem: set(profile_table(nb.stem)[profile]) if nb.stem in available_notebooks() else set()
              for nb in notebooks}
     for key, value in overrides.items():
@@ -211,7 +212,7 @@ def execute_notebook(notebook: Path, output_dir: Path, profile: str, seed: int |
             status = "timed_out"
             error = f"{_failed_cell(executed) or 'a cell'} ran longer than the cell timeout ({cell_timeout:g} s)"
         except KeyboardInterrupt:
-            status, error = "interrupted", f"interrupted in {_failed_cell(executed) or 'a cell'}"
+            status, error = "interrupted", f"interrupted in {_failed_cell(executed) or 'its kernel start, before any cell'}"
         except Exception as failure:  # a dead kernel, a missing kernel, a broken notebook file
             status, error = "failed", f"{type(failure).__name__}: {failure}"
     return Outcome(notebook.stem, status, time.perf_counter() - start, executed, error, device=device)
@@ -292,20 +293,6 @@ def _worker_command(job: Job, profile: str, seed: int | None, threads: int, cell
     return [sys.executable, "-m", "hwutils.batch.worker", json.dumps(spec)]
 
 
-class _Stop:
-    """Remembers the SIGINT/SIGTERM the batch receives: the first asks the workers to stop, a second
-    (Ctrl-C pressed again) kills them at once."""
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-        self.count = 0
-
-    def __call__(self, signum, frame) -> None:
-        self.count += 1
-        if self.signal is None:
-            self.signal = signum
-
-
 STOP_GRACE_S = 30  # how long an interrupted worker may take to stop its kernel and save what ran
 
 
@@ -319,13 +306,13 @@ class _Running:
 
 def run_jobs(jobs: list[Job], profile: str, slots: list[str | None], seed: int | None = None, threads: int = 1,
              cell_timeout: float | None = None, pdf_with: str | None = None, pdf_no_code: bool = False,
-             stop: _Stop | None = None) -> list[Outcome]:
+             stop: StopRequest | None = None) -> list[Outcome]:
     """Run ``jobs`` in worker processes, at most one per slot; returns every job's outcome.
 
     After ``stop`` has caught a signal no job starts, the running workers are asked to stop (SIGINT:
     each stops its kernel and saves the cells that ran), and any still running after
     :data:`STOP_GRACE_S` (or at a second signal) is killed."""
-    stop = stop or _Stop()
+    stop = stop or StopRequest()
     pending, running, outcomes = list(jobs), {}, {}
     free = list(slots)
 
@@ -360,7 +347,7 @@ def run_jobs(jobs: list[Job], profile: str, slots: list[str | None], seed: int |
         reap(interrupted=True)
         for job in pending:
             outcome = Outcome(job.name, "not_started", 0.0, job.output_dir / job.notebook.name,
-                              "not started: the batch was interrupted")
+                              "the batch was interrupted before it started")
             write_outcome(job.output_dir, outcome.status, 0.0, outcome.error)
             outcomes[job.notebook] = _report(outcome)
     return [outcomes[job.notebook] for job in jobs]
@@ -427,9 +414,10 @@ def folder_labels(folders: list[Path]) -> dict[Path, str]:
 def run_batch(profile: str = "smoke", only: list[str] | None = None, jobs: int | None = None, pdf: bool = False,
               reports: Path | None = None, seed: int | None = None, overrides: dict | None = None,
               folders: list[Path] | None = None, threads: int | None = None, gpus: list[str] | None = None,
-              cell_timeout: float | None = None, pdf_no_code: bool = False) -> int:
+              cell_timeout: float | None = None, pdf_no_code: bool = False, stop: StopRequest | None = None) -> int:
     """Run the selected notebooks of ``folders`` (default ``notebooks/``); print where everything is;
-    return 0, 1 if any notebook failed, or 130/143 after SIGINT/SIGTERM (the summary is written)."""
+    return 0, 1 if any notebook failed, or 130/143 after SIGINT/SIGTERM (the summary is written).
+    ``stop``: a :class:`StopRequest` already catching the signals (else they are caught here)."""
     folders = [Path(f) for f in (folders or [notebooks_dir()])]
     reports = Path(reports or reports_dir()).resolve()
     by_folder = {folder: select_notebooks(discover_notebooks(folder), only) for folder in folders}
@@ -454,13 +442,11 @@ def run_batch(profile: str = "smoke", only: list[str] | None = None, jobs: int |
     print(f"Running {len(job_list)} notebook(s), profile {profile!r}, {len(slots)} at a time"
           + (f" on GPUs {', '.join(s for s in slots if s is not None)}" if any(s is not None for s in slots) else "")
           + f", {threads} CPU thread(s) each, into {reports}", flush=True)
-    stop = _Stop()
-    previous = {sig: signal.signal(sig, stop) for sig in SIGNAL_EXIT}
-    try:
+    if stop is None:
+        with caught_stop_signals(StopRequest()) as stop:
+            outcomes = run_jobs(job_list, profile, slots, seed, threads, cell_timeout, chromium, pdf_no_code, stop)
+    else:  # the caller caught the signals already (the command line does, before it imports this module)
         outcomes = run_jobs(job_list, profile, slots, seed, threads, cell_timeout, chromium, pdf_no_code, stop)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     summary_dirs = sorted({job.output_dir.parent for job in job_list})
     for folder in summary_dirs:
         summary = build_summary(folder)
@@ -468,8 +454,8 @@ def run_batch(profile: str = "smoke", only: list[str] | None = None, jobs: int |
     for outcome in outcomes:
         if not outcome.ok:
             print(f"{outcome.status.upper().replace('_', ' ')} {outcome.name}: {outcome.error}")
-    if stop.signal is not None:
-        return SIGNAL_EXIT[stop.signal]
+    if stop.exit_status is not None:
+        return stop.exit_status
     return 0 if all(o.ok for o in outcomes) else 1
 
 

@@ -11,7 +11,9 @@ import json
 import re
 import signal
 import subprocess
+import time
 from itertools import combinations
+from pathlib import Path
 
 import pytest
 
@@ -94,6 +96,29 @@ def test_a_signal_stops_the_batch_cleanly_and_summarises(tmp_path, stop, status)
     assert re.search(r"\| 03_later \| NOT STARTED \|", summary)
     assert "before the sleep" in cell_outputs(reports / "02_sleeps" / "02_sleeps.ipynb"), "the cells that ran are saved"
     assert (reports / "02_sleeps" / "02_sleeps.html").exists()
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """Whether process ``pid`` has a handler for SIGTERM (Python installs none of its own)."""
+    caught = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads signal handlers from /proc (Linux)")
+def test_a_signal_while_the_command_starts_up_still_ends_in_a_summary(tmp_path):
+    write_notebook(tmp_path / "notebooks", "01_first", "print('never')")
+    write_notebook(tmp_path / "notebooks", "02_second", "print('never')")
+    reports = tmp_path / "reports"
+    batch = subprocess.Popen(hwutils_command("run", "--notebooks", tmp_path / "notebooks", "--reports", reports),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    while batch.poll() is None and not _catches_sigterm(batch.pid):  # its handlers are in place: it is importing
+        time.sleep(0.01)
+    batch.send_signal(signal.SIGINT)
+    out, err = batch.communicate(timeout=300)
+    assert batch.returncode == 130 and "Traceback" not in out + err, out + err
+    assert "SIGINT received: stopping 0 running notebook(s)" in out
+    summary = (reports / "summary.md").read_text()
+    assert "| 01_first | NOT STARTED |" in summary and "| 02_second | NOT STARTED |" in summary
 
 
 @pytest.fixture(scope="module")
