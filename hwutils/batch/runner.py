@@ -212,7 +212,8 @@ def execute_notebook(notebook: Path, output_dir: Path, profile: str, seed: int |
             status = "timed_out"
             error = f"{_failed_cell(executed) or 'a cell'} ran longer than the cell timeout ({cell_timeout:g} s)"
         except KeyboardInterrupt:
-            status, error = "interrupted", f"interrupted in {_failed_cell(executed) or 'its kernel start, before any cell'}"
+            cell = _failed_cell(executed)
+            status, error = "interrupted", f"interrupted in {cell}" if cell else "interrupted before its first cell ran"
         except Exception as failure:  # a dead kernel, a missing kernel, a broken notebook file
             status, error = "failed", f"{type(failure).__name__}: {failure}"
     return Outcome(notebook.stem, status, time.perf_counter() - start, executed, error, device=device)
