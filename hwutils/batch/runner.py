@@ -294,7 +294,7 @@ def _worker_command(job: Job, profile: str, seed: int | None, threads: int, cell
     return [sys.executable, "-m", "hwutils.batch.worker", json.dumps(spec)]
 
 
-STOP_GRACE_S = 30  # how long an interrupted worker may take to stop its kernel and save what ran
+STOP_GRACE_S = 60  # how long an interrupted worker may take to stop its kernel, save what ran and export it
 
 
 @dataclass
@@ -334,7 +334,7 @@ def run_jobs(jobs: list[Job], profile: str, slots: list[str | None], seed: int |
         reap()
     if stop.signal is not None:
         print(f"{signal.Signals(stop.signal).name} received: stopping {len(running)} running notebook(s) "
-              f"(they save the cells that ran); {len(pending)} not started", flush=True)
+              f"(they save the cells that ran; a second Ctrl-C kills them now); {len(pending)} not started", flush=True)
         for process in running:
             process.send_signal(signal.SIGINT)  # the worker stops its kernel and saves what ran
         deadline = time.perf_counter() + STOP_GRACE_S

@@ -78,7 +78,7 @@ def overview_row(entry: Mapping[str, Any]) -> dict[str, Any]:
         "profile": (results or {}).get("profile", ""),
         "headline": f"{headline.get('method')}.{headline.get('metric')}" if headline.get("method") else "",
         "value": "" if value is None else _as_share(headline.get("metric", ""), value),
-        "methods": len((results or {}).get("methods", {})),
+        "methods": len(results.get("methods", {})) if results else "",
         "failed checks": ", ".join(failed) if failed else ("none" if results else ""),
         "report": links,
     }
