@@ -110,7 +110,7 @@ def _command(args: argparse.Namespace) -> int:
 
         script = write_array_script(args.profile, args.only, args.notebooks, args.reports, args.seed,
                                     dict(args.overrides) if args.overrides else None, args.partition,
-                                    args.gpus_per_task, args.time, args.cell_timeout, args.pdf)
+                                    args.gpus_per_task, args.time, args.cell_timeout, args.pdf, args.pdf_no_code)
         print(f"Slurm job array written to {script}\nsubmit it with:  sbatch {script}\n"
               f"then, when its tasks have finished:  hwutils summary {script.parent.parent}")
         return 0

@@ -135,9 +135,11 @@ def test_the_array_script_names_one_task_per_notebook_and_asks_for_gpus(tmp_path
     assert f"#SBATCH --output={tmp_path / 'reports' / 'slurm'}/%A_%a.log" in script
     tasks = json.loads((tmp_path / "reports" / "slurm" / slurm.TASKS_NAME).read_text())
     assert [Path(t["output_dir"]).name for t in tasks] == ["01_first", "02_second"]
-    cpu_only = run_cli("run", "--slurm", "--notebooks", tmp_path / "notebooks", "--gpus-per-task", "0",
-                       "--reports", tmp_path / "cpu")
+    cpu_only = run_cli("run", "--slurm", "--notebooks", tmp_path / "notebooks", "--gpus-per-task", "0", "--pdf",
+                       "--pdf-no-code", "--reports", tmp_path / "cpu")
     assert "--gres" not in _submitted_script(cpu_only).read_text()
+    tasks = json.loads((tmp_path / "cpu" / "slurm" / slurm.TASKS_NAME).read_text())
+    assert all(t["pdf_with"] == "chromium" and t["pdf_no_code"] for t in tasks), "each node finds its own Chromium"
 
 
 @pytest.mark.notebook
