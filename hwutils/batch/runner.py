@@ -435,8 +435,9 @@ def run_batch(profile: str = "smoke", only: list[str] | None = None, jobs: int |
         print(f"note: {CHROMIUM_HELP}")
     ensure_kernel()
     slots = plan_slots(profile, jobs, gpus)[: max(1, len(job_list))]
-    if gpus and jobs and jobs > len(gpus):
-        print(f"note: --jobs {jobs} with {len(gpus)} GPU(s): {len(gpus)} at a time, never two notebooks on one GPU")
+    on_gpus = [s for s in slots if s is not None]
+    if on_gpus and jobs and jobs > len(on_gpus) and len(job_list) > len(on_gpus):
+        print(f"note: --jobs {jobs} with {len(on_gpus)} GPU(s): {len(on_gpus)} at a time, never two notebooks on one GPU")
     threads = threads or default_threads(profile, len(slots))
     cell_timeout = cell_timeout if cell_timeout is not None else (SMOKE_CELL_TIMEOUT_S if profile == "smoke" else None)
     cell_timeout = cell_timeout or None  # 0 turns the limit off
