@@ -54,6 +54,9 @@ def _slurm_conf(folder: Path, munge_socket: Path) -> str:
 @pytest.fixture(scope="module")
 def slurm_cluster(tmp_path_factory):
     """A single-node Slurm on this machine; yields the environment its commands need (``SLURM_CONF``)."""
+    if os.environ.get("HWUTILS_SLURM_TEST") != "1":
+        pytest.skip("starts Slurm daemons and runs two notebooks through them (about 4 minutes): "
+                    "`make test-slurm` (HWUTILS_SLURM_TEST=1) runs it")
     missing = [name for name in SLURM_PROGRAMS if shutil.which(name) is None]
     if missing:
         pytest.skip(f"a real Slurm needs Debian's slurm-wlm and munge (apt-get install slurm-wlm munge); "
