@@ -47,8 +47,8 @@ def knn_predict(features: torch.Tensor, bank: torch.Tensor, bank_labels: torch.T
     for start in range(0, len(features), chunk):
         similarity = features[start:start + chunk] @ bank.T  # rows are normalised: cosine similarities
         weights, neighbours = similarity.topk(k, dim=1)
-        votes = torch.zeros(len(weights), n_classes).scatter_add_(1, bank_labels[neighbours], (weights / temperature).exp())
-        predictions.append(votes.argmax(dim=1))
+        votes = weights.new_zeros(len(weights), n_classes).scatter_add_(1, bank_labels[neighbours], (weights / temperature).exp())
+        predictions.append(votes.argmax(dim=1).cpu())
     return torch.cat(predictions)
 
 

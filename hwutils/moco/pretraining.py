@@ -152,8 +152,9 @@ def evaluate(bench: Bench, moco: MoCo) -> dict[str, float]:
                                         batch_size=bench.eval_batch_size, device=bench.device, precision=bench.precision)
                 for split, images in (("labelled", bench.labelled), ("test", bench.test))}
     n_classes = len(bench.test.names)
-    knn = knn_accuracy(features["labelled"], bench.labelled.labels, features["test"], bench.test.labels, n_classes,
-                       k=bench.knn_k, temperature=bench.knn_temperature)
+    knn = knn_accuracy(features["labelled"].to(bench.device), bench.labelled.labels.to(bench.device),
+                       features["test"].to(bench.device), bench.test.labels, n_classes, k=bench.knn_k,
+                       temperature=bench.knn_temperature)  # on the GPU: 10,000 x 50,000 similarities
     probe = linear_probe(features["labelled"], bench.labelled.labels, features["test"], bench.test.labels, n_classes,
                          steps=bench.probe_steps, lr=bench.probe_lr, weight_decay=0.0, device=bench.device)
     view_q, view_k = (v.to(bench.device) for v in bench.heldout_views)

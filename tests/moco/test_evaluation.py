@@ -52,6 +52,13 @@ def test_heldout_infonce_is_ln_pairs_for_an_encoder_that_tells_nothing_apart():
     assert moco.training  # the mode it was in is restored
 
 
+def test_heldout_infonce_is_low_when_each_query_meets_its_own_key():
+    moco = tiny_moco()  # both encoders start equal: view i's key is view i's query
+    views = torch.randn(8, 3, 8, 8)
+    matched = heldout_infonce(moco, views, views, FLOAT32)
+    assert matched < heldout_infonce(moco, views, views.roll(1, dims=0), FLOAT32)
+
+
 def test_keys_as_in_training_leave_the_running_statistics_alone():
     moco = tiny_moco().eval()
     before = {name: b.clone() for name, b in moco.encoder_k.named_buffers()}

@@ -175,7 +175,8 @@ def test_the_resnet18_configuration_has_torchvisions_resnet18_parameters():
         reference.conv1 = torch.nn.Conv2d(3, 64, 3, 1, 1, bias=False)
         reference.fc = torch.nn.Identity()
         output_shape = ours(torch.empty(2, 3, 32, 32)).shape
+        feature_map = ours.blocks(ours.stem(torch.empty(2, 3, 32, 32))).shape  # 32 -> 32, 16, 8, 4
     shapes = sorted(tuple(p.shape) for p in ours.parameters())
     assert shapes == sorted(tuple(p.shape) for p in reference.parameters())
     assert sum(p.numel() for p in ours.parameters()) == 11_168_832
-    assert output_shape == (2, 512)
+    assert output_shape == (2, 512) and feature_map == (2, 512, 4, 4)

@@ -85,9 +85,11 @@ def test_other_settings_do_not_reuse_a_checkpoint(tmp_path):
 
 def test_the_half_precision_path_trains_with_autocast_and_loss_scaling(tmp_path):
     """The T4's branch (float16 autocast + GradScaler), run on the CPU."""
-    precision = Precision("float16", "cpu", "test")
-    bench, items = tiny_bench(tmp_path, precision)
+    bench, items = tiny_bench(tmp_path / "half", Precision("float16", "cpu", "test"))
     moco, training = pretrain(bench, "half", CONFIG, items, steps=4)
     losses = [row["loss"] for row in training.losses]
     assert len(losses) == 4 and all(torch.isfinite(torch.tensor(losses)))
     assert moco.queue.dtype == torch.float32 and int(moco.queries_seen) == 16
+    bench32, items32 = tiny_bench(tmp_path / "full", choose_precision("cpu", "float32"))
+    _, reference = pretrain(bench32, "full", CONFIG, items32, steps=4)
+    assert losses != [row["loss"] for row in reference.losses]  # computed in float16, not float32
