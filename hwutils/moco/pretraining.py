@@ -5,16 +5,14 @@ holds what all runs share (device, precision, augmentation, evaluation data, bud
 :func:`pretrain` (the core training loop with a checkpoint, SGD with a cosine learning rate as the
 official demo uses) followed by :func:`evaluate`. Runs are seeded, so two runs that differ in one
 setting start from the same weights and see the same batches.
-
-:class:`LossScaledOptimizer` lets :func:`hwutils.core.training.train` train in float16 (a T4's
-tensor-core precision), which needs loss scaling.
+The core loop's ``precision=`` runs each step under autocast, with loss scaling in float16 (a T4).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
+from pathlib import Path
 
 import torch
 
@@ -25,46 +23,6 @@ from hwutils.moco.data import ImageSet
 from hwutils.moco.evaluation import (QueueConsistency, extract_features, heldout_infonce, knn_accuracy,
                                      linear_probe)
 from hwutils.moco.model import MoCo, MoCoConfig
-
-
-class LossScaledOptimizer:
-    """An optimizer with float16 loss scaling, in the shape that ``train()`` drives.
-
-    ``train()`` calls ``loss.backward()``, then ``optimizer.step()``. In float16, gradients below
-    about 6e-8 round to zero; loss scaling multiplies the loss by a large factor before the backward
-    pass and divides the gradients by it before the step (``torch.amp.GradScaler``). So the loss
-    function returns :meth:`for_backward` of its loss: the same value (what ``train()`` logs), with
-    the gradient of the scaled loss; :meth:`step` unscales the gradients, skips the step if any is
-    inf or nan (the scale was too large: it is then lowered) and adapts the scale. In float32 or
-    bfloat16 the scaler is disabled and this is the plain optimizer.
-    """
-
-    def __init__(self, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler):
-        self.optimizer, self.scaler = optimizer, scaler
-
-    @property
-    def param_groups(self) -> list[dict[str, Any]]:
-        return self.optimizer.param_groups
-
-    def for_backward(self, loss: torch.Tensor) -> torch.Tensor:
-        if not self.scaler.is_enabled():
-            return loss
-        scaled = self.scaler.scale(loss)
-        return loss.detach() + (scaled - scaled.detach())  # value: the loss; gradient: the scaled loss's
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.optimizer.zero_grad(set_to_none=set_to_none)
-
-    def step(self) -> None:
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
 
 
 @dataclass
@@ -126,13 +84,10 @@ def pretrain(bench: Bench, name: str, config: MoCoConfig, items: TwoViews, *, st
     optimizer = torch.optim.SGD(moco.encoder_q.parameters(), lr=bench.lr, momentum=bench.sgd_momentum,
                                 weight_decay=bench.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-    scaled = LossScaledOptimizer(optimizer, bench.precision.grad_scaler())
 
     def loss_fn(model: MoCo, batch) -> torch.Tensor:
         view_q, view_k, batch_sources = batch
-        with bench.precision.autocast():
-            loss = model(view_q, view_k, batch_sources)
-        return scaled.for_backward(loss)
+        return model(view_q, view_k, batch_sources)
 
     lifetime = max(1, config.queue_size // bench.batch_size)
     fingerprint = {**config.as_dict(), "steps": steps, "images": len(items.images), "items": list(items.members.shape),
@@ -140,7 +95,7 @@ def pretrain(bench: Bench, name: str, config: MoCoConfig, items: TwoViews, *, st
                    "lr": bench.lr, "weight_decay": bench.weight_decay, "sgd_momentum": bench.sgd_momentum,
                    "precision": bench.precision.name, **bench.extra_fingerprint}
     checkpoint = Checkpointer(bench.checkpoints / f"{name}.pt", every=bench.checkpoint_every, fingerprint=fingerprint)
-    training = train(moco, scaled, batches, loss_fn, steps=steps, scheduler=scheduler,
+    training = train(moco, optimizer, batches, loss_fn, steps=steps, scheduler=scheduler, precision=bench.precision,
                      evaluate=(lambda: consistency(moco)) if consistency else None,
                      eval_every=lifetime if consistency else 0, checkpoint=checkpoint, generator=generator, desc=name)
     return moco, training

@@ -9,46 +9,10 @@ from hwutils.core.precision import Precision, choose_precision
 from hwutils.moco import augment
 from hwutils.moco.data import ImageSet
 from hwutils.moco.model import MoCoConfig
-from hwutils.moco.pretraining import Bench, LossScaledOptimizer, pretrain, pretrain_and_evaluate
+from hwutils.moco.pretraining import Bench, pretrain, pretrain_and_evaluate
 
 CONFIG = MoCoConfig(widths=(4, 8), depths=(1, 1), feature_dim=8, queue_size=8, momentum=0.9, temperature=0.2, bn_splits=2)
 MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
-
-
-def scaled_and_plain(enabled: bool):
-    torch.manual_seed(0)
-    weights = [torch.nn.Parameter(torch.randn(3)) for _ in range(2)]
-    plain = [torch.nn.Parameter(w.detach().clone()) for w in weights]
-    scaled = LossScaledOptimizer(torch.optim.SGD(weights, lr=0.1), torch.amp.GradScaler("cpu", enabled=enabled))
-    return weights, plain, scaled, torch.optim.SGD(plain, lr=0.1)
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_loss_scaling_keeps_the_logged_loss_and_the_update_of_a_plain_step(enabled):
-    weights, plain, scaled, reference = scaled_and_plain(enabled)
-    loss = (weights[0] * weights[1]).sum() ** 2
-    for_backward = scaled.for_backward(loss)
-    assert for_backward.item() == loss.item()  # what train() logs
-    for_backward.backward()
-    if enabled:  # the gradient reaching the parameters is the scaled one ...
-        assert torch.allclose(weights[0].grad, scaled.scaler.get_scale() * torch.autograd.grad(
-            (plain[0] * plain[1]).sum() ** 2, plain[0])[0])
-    scaled.step()  # ... and the step divides it back out
-    ((plain[0] * plain[1]).sum() ** 2).backward()
-    reference.step()
-    assert all(torch.allclose(a, b) for a, b in zip(weights, plain))
-
-
-def test_a_step_with_an_infinite_gradient_is_skipped_and_the_scale_lowered():
-    weights, _, scaled, _ = scaled_and_plain(True)
-    before = [w.detach().clone() for w in weights]
-    scale = scaled.scaler.get_scale()
-    scaled.for_backward((weights[0] * float("inf")).sum()).backward()
-    scaled.step()
-    assert all(torch.equal(a, b) for a, b in zip(before, weights))
-    assert scaled.scaler.get_scale() < scale
-    state = scaled.state_dict()
-    assert state["scaler"]["scale"] == scaled.scaler.get_scale()
 
 
 def tiny_bench(tmp_path, precision: Precision) -> tuple[Bench, augment.TwoViews]:
