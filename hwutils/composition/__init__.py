@@ -1,0 +1,1 @@
+"""Notebook 07: composing parameter-efficient modules with arithmetic."""
