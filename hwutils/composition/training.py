@@ -10,6 +10,7 @@ curve and cost); a rerun with the same recipe loads it instead of training again
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from collections.abc import Mapping, Sequence
@@ -139,8 +140,18 @@ def train_module(name: str, peft_model, train_dataset, collator, folder: str | P
                                                       "resumed_from_step": resumed_from}, indent=2))
     for stale in folder.glob("checkpoint-*"):  # the final module replaces the intermediate states
         shutil.rmtree(stale, ignore_errors=True)
-    peft_model.eval()
-    return TrainedModule(name, module_state(peft_model), losses, meter.stats, trainable, total, resumed_from)
+    trained = TrainedModule(name, module_state(peft_model), losses, meter.stats, trainable, total, resumed_from)
+    del trainer
+    release_memory(device)
+    return trained
+
+
+def release_memory(device: torch.device) -> None:
+    """Free what a finished training run held (the Trainer keeps reference cycles), so that the next
+    module's base model fits on the GPU next to the ones kept for scoring."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
 
 
 def _saved_recipe(folder: Path) -> dict[str, Any] | None:

@@ -92,7 +92,7 @@ def test_toxic_texts_keep_comments_above_the_threshold(tmp_path):
 
 
 def test_neutral_texts_skip_headings_empty_and_short_lines(tmp_path):
-    rows = ["", " = A Heading = ", "too short", "The old mill was built in the twelfth century .", "Another line of plain neutral text here ."]
+    rows = ["", " = A Rather Long Heading Of The Article = ", "too short", "The old mill was built in the twelfth century .", "Another line of plain neutral text here ."]
     source = write(tmp_path, "wiki", {"test": {"text": rows}})
     settings = {"neutral_dataset": source, "neutral_split": "test", "neutral_config": "", "neutral_examples": 1}
     assert corpora.neutral_texts(settings) == ["The old mill was built in the twelfth century ."]
