@@ -114,10 +114,17 @@ def estimate_training(base_parameters: int, module_parameters: int, *, layers: i
     return TrainingEstimate(weights, activations, total, flops / (T4_SUSTAINED_TFLOPS * 1e12) / 60, total <= T4_MEMORY_GIB)
 
 
+JUDGE_PARAMETERS = 125_000_000  # unitary/unbiased-toxic-roberta is a RoBERTa-base classifier (about 125M parameters)
+
+
 def experiment_estimates(full_settings) -> list[dict[str, Any]]:
-    """Estimated peak memory and training time on a T4 of each experiment of the full profile (training
-    only, at the padded length ``max_length``: an upper bound; scoring adds a few minutes, sampling in
-    experiment 3 the most)."""
+    """Estimated peak memory and training time on a T4 of each experiment of the full profile.
+
+    Training is estimated at the padded length ``max_length`` (an upper bound); scoring adds a few
+    minutes, sampling in experiment 3 the most. The peak adds to the training run the float32 copies
+    the notebook keeps on the GPU for scoring: one T5 per method plus the rank-2r LoRA of experiment 4,
+    and in experiment 3 one GPT-2 per method and the toxicity judge.
+    """
     from transformers import GPT2Config, T5Config
 
     s = full_settings
@@ -131,10 +138,13 @@ def experiment_estimates(full_settings) -> list[dict[str, Any]]:
     one_gpt2 = estimate_training(gpt2_total, gpt2_module, layers=gpt2.n_layer, width=gpt2.n_embd, heads=gpt2.n_head,
                                  batch=s.lm_batch_size, tokens=s.lm_max_length, steps=s.lm_steps, vocab=gpt2.vocab_size)
     methods = len(s.methods)
-    plan = [("1 · distribution generalisation", "t5-base", 3 * methods, one_t5),
-            ("2 · multi-tasking", "t5-base", methods, one_t5),
-            ("3 · unlearning", "gpt2-medium", methods, one_gpt2),
-            ("4 · initialisation", "t5-base", 1, one_t5),
-            ("5 · domain transfer", "t5-base", 2, one_t5)]
-    return [{"experiment": name, "model": model, "modules trained": n, "peak memory (GiB, est.)": e.total_gib,
-             "fits a T4": e.fits_t4, "training (min, est.)": n * e.minutes} for name, model, n, e in plan]
+    t5_kept = 4 * (methods + 1) * t5_total / 2**30
+    lm_kept = t5_kept + 4 * (methods * gpt2_total + JUDGE_PARAMETERS) / 2**30
+    plan = [("1 · distribution generalisation", "t5-base", 3 * methods, one_t5, t5_kept),
+            ("2 · multi-tasking", "t5-base", methods, one_t5, t5_kept),
+            ("3 · unlearning", "gpt2-medium", methods, one_gpt2, lm_kept),
+            ("4 · initialisation", "t5-base", 1, one_t5, t5_kept),
+            ("5 · domain transfer", "t5-base", 2, one_t5, lm_kept)]
+    return [{"experiment": name, "model": model, "modules trained": n, "training peak (GiB, est.)": e.total_gib,
+             "with the scoring copies (GiB, est.)": e.total_gib + kept, "fits a T4": e.total_gib + kept <= T4_MEMORY_GIB,
+             "training (min, est.)": n * e.minutes} for name, model, n, e, kept in plan]

@@ -10,9 +10,9 @@ code is the code that runs:
   lovely." is positive). 6% of training labels are flipped. A LoRA module on the tiny T5 reaches
   about 80% in a hundred steps, not 100%, and one trained on a label-skewed half leans towards that
   half's majority label on the close calls: the bias that composition can cancel.
-* ``pem_restaurants``: yelp_polarity's layout (``text``, ``label``; ``train``/``test``): the same
-  generator with restaurant aspects and partly different polarity words (``delicious``/``bland``
-  besides the shared ``wonderful``/``awful``), the target domain of the analogy experiment.
+* ``pem_restaurants``: amazon_polarity's layout (``label``, ``title``, ``content``; ``train``/``test``):
+  the same generator with restaurant aspects and partly different polarity words (``delicious``/
+  ``bland`` besides the shared ``wonderful``/``awful``), the target domain of the analogy experiment.
 * ``pem_comments``: civil_comments' layout (``text``, ``toxicity`` in [0, 1]; ``train``/
   ``validation``/``test``): neutral comments about local news, and one in four a rude comment
   (mild insults such as "clueless", "fool"), scored 0.8-1.0 against 0.0-0.2 for neutral ones.
@@ -119,14 +119,18 @@ def build_pem_sentiment(folder: Path) -> None:
                          "Synthetic movie reviews in SST-2's layout; the label is the majority of three opinion clauses.")
 
 
-@fixture("pem_restaurants", version=2)
+@fixture("pem_restaurants", version=3)
 def build_pem_restaurants(folder: Path) -> None:
-    """yelp_polarity-shaped restaurant reviews (2,000 train / 600 test): the analogy's target domain."""
-    train = review_rows(2000, "restaurants", seed=21, label_noise=TRAIN_LABEL_NOISE)
-    test = review_rows(600, "restaurants", seed=22)
-    write_dataset_splits(folder, {"train": _sentiment_dataset(*train, "text", False),
-                                  "test": _sentiment_dataset(*test, "text", False)},
-                         "Synthetic restaurant reviews in yelp_polarity's layout (text, label).")
+    """amazon_polarity-shaped restaurant reviews (2,000 train / 600 test): the analogy's target domain."""
+    import datasets
+
+    features = datasets.Features({"label": datasets.ClassLabel(names=SENTIMENT_NAMES), "title": datasets.Value("string"),
+                                  "content": datasets.Value("string")})
+    splits = {}
+    for name, n, seed, noise in (("train", 2000, 21, TRAIN_LABEL_NOISE), ("test", 600, 22, 0.0)):
+        texts, labels = review_rows(n, "restaurants", seed, label_noise=noise)
+        splits[name] = datasets.Dataset.from_dict({"label": labels, "title": ["Dinner"] * n, "content": texts}, features=features)
+    write_dataset_splits(folder, splits, "Synthetic restaurant reviews in amazon_polarity's layout (label, title, content).")
 
 
 # ---------------------------------------------------------------------------------------------

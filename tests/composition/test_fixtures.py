@@ -58,7 +58,7 @@ def test_comments_are_a_quarter_rude_and_scored_like_civil_comments():
 def test_dataset_fixtures_have_the_real_layouts():
     sentiment = load_split(str(fixture_path("pem_sentiment")), "validation")
     assert sentiment.column_names == ["sentence", "label", "idx"] and sentiment.features["label"].names == ["negative", "positive"]
-    assert load_split(str(fixture_path("pem_restaurants")), "test").column_names == ["text", "label"]
+    assert load_split(str(fixture_path("pem_restaurants")), "test").column_names == ["label", "title", "content"]
     assert load_split(str(fixture_path("pem_comments")), "train").column_names == ["text", "toxicity"]
     assert load_split(str(fixture_path("pem_neutral_text")), "test").column_names == ["text"]
 

@@ -106,7 +106,7 @@ def test_target_domain_sets_read_the_target_as_the_source_task(tmp_path):
     from datasets import ClassLabel, Features, Value
 
     features = Features({"text": Value("string"), "label": ClassLabel(names=["1", "2"])})
-    folder = tmp_path / "yelp"
+    folder = tmp_path / "target"
     folder.mkdir()
     from hwutils.core.fixtures import write_dataset_splits
 
