@@ -49,6 +49,8 @@ def load_task(name: str, source: str, config: str, splits: Sequence[str], templa
     task = TextTask(name, template, tuple(label_names(loaded[0])))
     for dataset in loaded:
         require_columns(dataset, task.columns(), source)
+    with quiet_progress():  # unlabelled rows (label -1, e.g. MultiNLI pairs without a gold label) are dropped
+        loaded = [d.filter(lambda batch: [y >= 0 for y in batch[task.label_column]], batched=True) for d in loaded]
     return task, [balanced_subset(d, n, seed + i) for i, (d, n) in enumerate(zip(loaded, sizes))]
 
 

@@ -120,3 +120,17 @@ def test_target_domain_sets_read_the_target_as_the_source_task(tmp_path):
     assert not set(sets["lm_texts"]) & set(sets["validation"]["sentence"]), "LM texts never include the λ-choosing set"
     assert review.target(sets["test"][0]) in ("negative", "positive")
     assert np.isin(sets["test"]["label"], [0, 1]).all()
+
+
+def test_load_task_drops_unlabelled_rows_and_balances(tmp_path):
+    rows = {"sentence": [f"s{i}" for i in range(12)], "label": [0, 1, -1] * 4}
+    folder = tmp_path / "task"
+    folder.mkdir()
+    from hwutils.core.fixtures import write_dataset_splits
+
+    features = datasets.Features({"sentence": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=["negative", "positive"])})
+    write_dataset_splits(folder, {"train": datasets.Dataset.from_dict(rows, features=features)})
+    task, (train,) = tasks.load_task("sentiment", str(folder), "", ["train"], "review: {sentence}", [0], seed=0)
+    assert task.label_words == ("negative", "positive")
+    assert len(train) == 8 and set(train["label"]) == {0, 1}
