@@ -38,13 +38,11 @@ def test_full_profile_modules_are_counted_offline():
     assert all(r["equal"] for r in rows)
 
 
-def test_training_estimate_terms():
-    small = estimates.estimate_training(1_000_000, 1000, layers=2, width=64, heads=4, batch=8, tokens=32, steps=100, vocab=100)
-    assert small.weights_gib == pytest.approx((4 * 1_000_000 + 16 * 1000) / 2**30)
-    bigger = estimates.estimate_training(1_000_000, 1000, layers=2, width=64, heads=4, batch=16, tokens=32, steps=200, vocab=100)
-    assert bigger.activations_gib == pytest.approx(2 * small.activations_gib)
-    assert bigger.minutes == pytest.approx(4 * small.minutes)
-    assert small.fits_t4
-    plan = estimates.experiment_estimates(load_settings("07_pem_composition", "full"))
-    assert [r["experiment"][0] for r in plan] == ["1", "2", "3", "4", "5"]
-    assert all(r["fits a T4"] and 0 < r["training (min, est.)"] < 60 for r in plan)
+def test_the_full_profile_fits_a_t4_by_the_core_preflight():
+    from hwutils.composition import preflight as composition_preflight
+    from hwutils.core import preflight
+
+    workloads = composition_preflight.workloads(load_settings("07_pem_composition", "full"))
+    estimates_on_t4 = [preflight.estimate(w, preflight.GPUS["t4"]) for w in workloads]
+    assert len(estimates_on_t4) == 4 and all(e.fits for e in estimates_on_t4)
+    assert all(e.extra > 0 for e in estimates_on_t4), "the scoring copies kept on the GPU are counted"
