@@ -61,7 +61,8 @@ def _plural(item: str) -> str:
     return item + ZWNJ + "ها"
 
 
-def _buy_and_give(rng: random.Random, top: int) -> WordProblem:
+def buy_and_give(rng: random.Random, top: int) -> WordProblem:
+    """Someone has a, buys b more, gives c away: a + b − c."""
     name, friend = rng.sample(NAMES, 2)
     item = rng.choice(ITEMS)
     a, b = rng.randint(1, top), rng.randint(1, top)
@@ -74,7 +75,8 @@ def _buy_and_give(rng: random.Random, top: int) -> WordProblem:
         total - c, "buy_and_give", (a, b, c))
 
 
-def _boxes(rng: random.Random, top: int) -> WordProblem:
+def boxes(rng: random.Random, top: int) -> WordProblem:
+    """a boxes of b items each, c taken out: a × b − c."""
     name = rng.choice(NAMES)
     item = rng.choice(ITEMS)
     a, b = rng.randint(2, min(top, MAX_MULTIPLIER)), rng.randint(2, top)
@@ -87,7 +89,8 @@ def _boxes(rng: random.Random, top: int) -> WordProblem:
         total - c, "boxes", (a, b, c))
 
 
-def _reading(rng: random.Random, top: int) -> WordProblem:
+def reading(rng: random.Random, top: int) -> WordProblem:
+    """a pages a day for b days, then c more: a × b + c."""
     name = rng.choice(NAMES)
     a, b, c = rng.randint(2, top), rng.randint(2, min(top, MAX_MULTIPLIER)), rng.randint(1, top)
     pages = a * b
@@ -98,7 +101,8 @@ def _reading(rng: random.Random, top: int) -> WordProblem:
         pages + c, "reading", (a, b, c))
 
 
-def _shop(rng: random.Random, top: int) -> WordProblem:
+def shop(rng: random.Random, top: int) -> WordProblem:
+    """a items sold in the morning, b in the afternoon, at c each: (a + b) × c."""
     item = rng.choice(ITEMS)
     a, b, c = rng.randint(1, top), rng.randint(1, top), rng.randint(2, min(top, MAX_MULTIPLIER))
     sold = a + b
@@ -109,7 +113,8 @@ def _shop(rng: random.Random, top: int) -> WordProblem:
         sold * c, "shop", (a, b, c))
 
 
-def _together(rng: random.Random, top: int) -> WordProblem:
+def together(rng: random.Random, top: int) -> WordProblem:
+    """One has a, a friend b more; together, then c sold: a + (a + b) − c (three operations)."""
     name, friend = rng.sample(NAMES, 2)
     item = rng.choice(ITEMS)
     a, b = rng.randint(1, top), rng.randint(1, top)
@@ -125,7 +130,7 @@ def _together(rng: random.Random, top: int) -> WordProblem:
 
 
 TEMPLATES: dict[str, Callable[[random.Random, int], WordProblem]] = {
-    "buy_and_give": _buy_and_give, "boxes": _boxes, "reading": _reading, "shop": _shop, "together": _together,
+    "buy_and_give": buy_and_give, "boxes": boxes, "reading": reading, "shop": shop, "together": together,
 }
 
 

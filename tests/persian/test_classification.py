@@ -22,6 +22,32 @@ def test_the_prompt_is_the_instruction_tokenized_alone_then_the_rest(tiny_lm):
     assert PROMPT.render("کباب خوشمزه بود.", DEMOS) == PROMPT.instruction + tokenizer.decode(body)
 
 
+class MergingTokenizer:
+    """Characters as tokens, except that "؟" followed by a newline is one token, as in Qwen's
+    tokenizer (punctuation and the line breaks after it form one pre-token)."""
+
+    MERGED = 10**6
+
+    def __call__(self, text, add_special_tokens=True):
+        ids, i = [], 0
+        while i < len(text):
+            if text[i:i + 2] == "؟\n":
+                ids.append(self.MERGED)
+                i += 2
+            else:
+                ids.append(ord(text[i]))
+                i += 1
+        return {"input_ids": ids}
+
+
+def test_the_instruction_is_tokenized_alone_even_where_the_join_would_merge():
+    tokenizer = MergingTokenizer()
+    ids = classification.prompt_ids(tokenizer, PROMPT, "غذا سرد بود.")
+    assert ids[:len(PROMPT.instruction)] == [ord(c) for c in PROMPT.instruction]  # ends with "؟" on its own
+    assert MergingTokenizer.MERGED not in ids
+    assert MergingTokenizer.MERGED in tokenizer(PROMPT.render("غذا سرد بود."))["input_ids"]  # what joining would give
+
+
 def test_scoring_gives_the_log_probability_of_each_label_word(tiny_lm):
     model, tokenizer = tiny_lm
     texts = ["کباب خوشمزه بود.", "برنج سرد بود ولی پیک عالی بود."]
@@ -47,7 +73,7 @@ def test_the_one_word_rule_finds_a_deciding_word_and_fails_when_order_decides():
     deciding = (["خوب بود", "بد بود", "خیلی خوب", "خیلی بد"], [1, 0, 1, 0])
     rule = classification.best_single_word_rule(*deciding, *deciding)
     assert rule["test_accuracy"] == 1.0 and rule["word"] in {"خوب", "بد"}
-    # the same two words in both classes: only their order tells, so no single word helps
-    order = (["خوب ولی بد", "بد ولی خوب"] * 4, [0, 1] * 4)
+    # the same two words in every comment: only their order tells, so no word beats the majority class
+    order = (["خوب ولی بد"] * 3 + ["بد ولی خوب"], [0, 0, 0, 1])
     rule = classification.best_single_word_rule(*order, *order)
-    assert rule["test_accuracy"] == 0.5 and rule["word"] == ""
+    assert rule["word"] == "" and rule["predicts"] == 0 and rule["test_accuracy"] == 0.75
