@@ -77,9 +77,10 @@ def write_setup_cell(path: Path, root: Path = PROJECT_ROOT) -> bool:
     source = setup_cell_source(root)
     if old and cells[old[0]].source == source and old[0] == next(i for i, c in enumerate(cells) if c.cell_type == "code"):
         return False
+    cell_id = cells[old[0]].get("id") if old else None  # kept, so a rewrite changes only the source
     for index in reversed(old):
         del cells[index]
-    cell = nbformat.v4.new_code_cell(source, metadata={"tags": [SETUP_TAG]}, id=uuid.uuid4().hex[:8])
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": [SETUP_TAG]}, id=cell_id or uuid.uuid4().hex[:8])
     first_code = next((i for i, c in enumerate(cells) if c.cell_type == "code"), len(cells))
     cells.insert(first_code, cell)
     nbformat.write(notebook, path)
