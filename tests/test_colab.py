@@ -279,6 +279,8 @@ def write_summary(state: ColabSession, path: Path) -> None:
              f"## Packages changed by the set-up cell of {first} ({len(state.changes(first))})", "",
              "| package | before | after |", "|---|---|---|"]
     lines += [f"| {n} | {old or '-'} | {new or '-'} |" for n, (old, new) in state.changes(first).items()]
+    kept = ", ".join(f"{n} {state.before.get(n)} -> {state.after[NOTEBOOKS[-1]].get(n)}" for n in NEVER_REPLACED + KEPT_WITHIN_RANGE)
+    lines += ["", f"{len(state.before)} packages before the set-up cell, {len(state.after[first])} after; {kept}"]
     later = diff(state.after[first], state.after[NOTEBOOKS[-1]])
     lines += ["", f"Changed by the later notebooks: {later or 'nothing'}", ""]
     for name in NOTEBOOKS:
