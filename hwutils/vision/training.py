@@ -131,6 +131,8 @@ def train_or_resume(trainer: Any, recipe: dict[str, Any]) -> TrainerRun:
         output = trainer.train(resume_from_checkpoint=last)
         done = max(output.global_step - resumed, 0)
         meter.count(samples=done * images_per_step, steps=done)
+    if last and done == 0:
+        note = f"the finished run reloaded from `{Path(last).name}` (step {resumed}), nothing trained again"
     return TrainerRun(output, meter.stats, resumed, note or "trained from the start")
 
 

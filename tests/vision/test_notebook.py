@@ -89,3 +89,23 @@ def test_full_profile_branches_run_on_the_cpu(smoke_run):
         assert method["optimizer_steps"] == 2 * -(-180 // (32 * 2)), method["optimizer_steps"]  # epochs x ceil(images / 64)
         assert method["train"]["samples"] > 0 and 0 <= method["metrics"]["accuracy"] <= method["metrics"]["top5_accuracy"] <= 1
     assert results["checks"]["reloaded_adapter_same_predictions"]["passed"] is True
+
+
+def test_a_rerun_in_the_same_folder_reloads_the_finished_trainings(smoke_run, tmp_path):
+    """The edge-value run (small and quick) again in a copy of its output folder: both Trainer runs are
+    found finished in their kept checkpoints, reloaded (no step repeated, resumed_from_step recorded),
+    and score the test split exactly as before."""
+    import shutil
+
+    from tests.test_edge_values import edge_table
+
+    edge = edge_table(NAME)
+    first = smoke_run(NAME, tag="edge", overrides=edge)
+    assert first.ok, first.error
+    folder = shutil.copytree(first.output_dir, tmp_path / "rerun")
+    again = smoke_run(NAME, tag="edge_rerun", output_dir=folder, overrides=edge)
+    assert again.ok, again.error
+    for name in ("lora", "linear_probe"):
+        before, after = first.method(name), again.method(name)
+        assert before["resumed_from_step"] == 0 and after["resumed_from_step"] == before["optimizer_steps"] > 0, name
+        assert after["train"]["steps"] == 0 and after["metrics"] == before["metrics"], name

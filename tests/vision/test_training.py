@@ -141,7 +141,7 @@ def test_an_interrupted_run_resumes_to_the_same_result_and_a_finished_one_is_rel
     np.testing.assert_allclose(scores[0], scores[1], atol=1e-5)
 
     again, again_run = train_tiny(smoke_run(interrupted_dir, **settings), data)  # finished: reloaded, nothing trained
-    assert again_run.resumed_from_step == 9 and again_run.stats.steps == 0
+    assert again_run.resumed_from_step == 9 and again_run.stats.steps == 0 and "finished run reloaded" in again_run.note
     assert again.state.best_metric == straight.state.best_metric
 
 
