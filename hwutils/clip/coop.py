@@ -33,10 +33,10 @@ class CoOpClassifier(nn.Module):
         tokens = clip.tokenizer([f"{placeholder} {name}." for name in class_names]).to(clip.device)
         with torch.no_grad():
             embedded = model.token_embedding(tokens)
-            init_tokens = clip.tokenizer([init_text]).to(clip.device)[0]
+            init_tokens = clip.tokenizer([init_text])[0]  # counted on the CPU (the preflight builds the model on "meta")
             n_init = int((init_tokens > 0).sum()) - 2  # without start and end tokens
             if init_text and n_init == n_context:  # CoOp's initialisation: the embeddings of "a photo of a"
-                context = model.token_embedding(init_tokens[1:1 + n_context]).clone()
+                context = model.token_embedding(init_tokens[1:1 + n_context].to(clip.device)).clone()
             else:
                 context = torch.randn(n_context, embedded.shape[-1], device=clip.device) * 0.02
         self.init_text = init_text if init_text and n_init == n_context else ""  # "" when the context started random
@@ -45,7 +45,7 @@ class CoOpClassifier(nn.Module):
         self.register_buffer("tokens", tokens, persistent=False)
         self.register_buffer("prefix", embedded[:, :1].clone(), persistent=False)  # start token
         self.register_buffer("suffix", embedded[:, 1 + n_context:].clone(), persistent=False)  # name, ".", end, padding
-        self.register_buffer("logit_scale", torch.tensor(clip.logit_scale), persistent=False)
+        self.register_buffer("logit_scale", model.logit_scale.detach().exp().float().clone(), persistent=False)
         # the frozen text encoder (shared with the CLIP model, never updated here)
         self.transformer, self.ln_final = model.transformer, model.ln_final
         self._frozen = {"positional_embedding": model.positional_embedding, "text_projection": model.text_projection,

@@ -69,3 +69,18 @@ def versus(accuracy: float, reference: float) -> str:
     if accuracy == reference:
         return "level with"
     return f"{points(abs(accuracy - reference))} {'above' if accuracy > reference else 'below'}"
+
+
+def plot_per_class_f1(per_class: pd.DataFrame, title: str) -> None:
+    """Every class's F1 as one bar, sorted from worst to best (120 breeds fit one figure; the table
+    ``per_class`` holds the precision, recall and accuracy behind each bar)."""
+    import matplotlib.pyplot as plt
+
+    ordered = per_class.sort_values(["f1", "class"]).reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.13 * len(ordered)), 3.6))
+    ax.bar(range(len(ordered)), ordered["f1"], color="C0")
+    ax.axhline(float(ordered["f1"].mean()), color="grey", linestyle="--", label=f"mean F1 {ordered['f1'].mean():.3f}")
+    ax.set_xticks(range(len(ordered)), ordered["class"], rotation=90, fontsize=5 if len(ordered) > 40 else 8)
+    ax.set(ylabel="F1", ylim=(0, 1.02), xlim=(-0.6, len(ordered) - 0.4), title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()

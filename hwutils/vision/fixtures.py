@@ -5,12 +5,15 @@
   saved beside it, at a tiny scale: 32x32 images cut into 8x8 patches, width 128, 4 layers. Like
   the real checkpoint it is *pre-trained* on other labels than the ones it will be fine-tuned on:
   a few seconds of supervised training (the shared loop,
-  :func:`hwutils.core.fixtures.pretraining.pretrain`) on 16 "pre-training classes" (colour and
-  shape pairs drawn by :mod:`hwutils.core.fixtures.synthetic_images`, with hues the food classes
-  do not use), after which the head is dropped. Fine-tuning then has features to adapt, as with
-  ImageNet-21k.
+  :func:`hwutils.core.fixtures.pretraining.pretrain`) to name the **shape** of freshly drawn
+  images (five classes: disc, square, triangle, ring, cross), whose texture (solid or striped) is
+  drawn at random and never labelled; then the head is dropped. A food class is a shape *and* a
+  texture (:mod:`hwutils.core.fixtures.synthetic_images`), so the features carry half of what the
+  ten classes need and fine-tuning must learn the rest, as ImageNet-21k features carry part of
+  what dishes need. ``tests/vision/test_data.py`` checks both halves (shapes told apart far above
+  chance, food classes far from solved by the frozen features).
 * ``food_images``: ``imagefolder`` layout with Food101's split names (``train``, ``validation``)
-  and ten of its class names; every class has its own colour and shape (the learnable signal).
+  and ten of its class names; every class has its own shape and texture, in random colours (the learnable signal).
   ``new_photo.jpg`` beside the splits is one more image of class :data:`NEW_PHOTO_LABEL`, drawn
   larger and saved as a JPEG, for the prediction demo. The README's YAML header has no ``configs`` on
   purpose: ``datasets`` then infers the splits from the folder names and keys its cache on the
@@ -26,7 +29,7 @@ import numpy as np
 
 from hwutils.core.fixtures import fixture
 from hwutils.core.fixtures.pretraining import pretrain
-from hwutils.core.fixtures.synthetic_images import draw_example, write_imagefolder
+from hwutils.core.fixtures.synthetic_images import SHAPES, TEXTURES, draw_example, write_imagefolder
 
 # Ten real Food101 class names (the full dataset has 101), in its alphabetical order.
 FOOD_CLASSES = ["apple_pie", "beignets", "bibimbap", "caesar_salad", "chocolate_cake", "dumplings",
@@ -38,11 +41,11 @@ NEW_PHOTO_LABEL = "ramen"
 
 VIT_SIZE = dict(image_size=32, patch_size=8, hidden_size=128, num_hidden_layers=4, num_attention_heads=4,
                 intermediate_size=256, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-PRETRAIN_CLASSES = 16  # hues i/16: mostly other colours than the food classes' i/10
+PRETRAIN_CLASSES = len(SHAPES)  # the pre-training labels: the shape only (textures drawn at random, never labelled)
 PRETRAIN_IMAGES = 960
-PRETRAIN_STEPS = 60
+PRETRAIN_STEPS = 200
 PRETRAIN_BATCH = 48
-PRETRAIN_LR = 2e-3
+PRETRAIN_LR = 1e-3
 
 
 @fixture("food_images", version=1)
@@ -54,7 +57,7 @@ def build_food_images(folder: Path) -> None:
     photo.save(folder / NEW_PHOTO, quality=90)
     (folder / "README.md").write_text(  # card metadata, but no `configs`: see the module docstring
         "---\npretty_name: food_images\ntask_categories:\n- image-classification\n---\n\n# food_images\n\nSynthetic stand-in for Food101 in `imagefolder` layout: one folder per class under each split "
-        f"({', '.join(IMAGES_PER_CLASS)}). Each class has its own colour and shape. `{NEW_PHOTO}` is an extra image of "
+        f"({', '.join(IMAGES_PER_CLASS)}). Each class has its own shape and texture, in random colours. `{NEW_PHOTO}` is an extra image of "
         f"class `{NEW_PHOTO_LABEL}` for prediction; `datasets` infers the splits from the folder names and ignores it.\n"
     )
 
@@ -91,6 +94,8 @@ def _pretraining_images(processor):
 
     rng = np.random.default_rng(21)
     labels = np.arange(PRETRAIN_IMAGES) % PRETRAIN_CLASSES
-    images = [draw_example(int(label), PRETRAIN_CLASSES, IMAGE_SIZE, rng) for label in labels]
+    textures = rng.integers(0, len(TEXTURES), size=PRETRAIN_IMAGES)  # solid or striped at random: not a label here
+    images = [draw_example(int(shape + len(SHAPES) * texture), len(FOOD_CLASSES), IMAGE_SIZE, rng)
+              for shape, texture in zip(labels, textures)]
     pixel_values = processor(images, return_tensors="pt")["pixel_values"]
     return pixel_values, torch.as_tensor(labels)

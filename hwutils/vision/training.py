@@ -5,20 +5,28 @@ and a checkpoint every epoch, the best checkpoint (highest validation accuracy) 
 end, precision from the run (:meth:`hwutils.core.precision.Precision.trainer_flags`), and the two
 settings images need (``remove_unused_columns=False`` and an image collator). The rest reads what
 a Trainer did: its learning curves and its scores on a held-out split.
+
+Checkpoints are kept (``OUTPUT_DIR/checkpoints/<method>``, with the recipe that wrote them):
+:func:`train_or_resume` resumes an interrupted run from its last checkpoint, reloads a finished
+one without training again, and starts over when the recipe (settings, seed, learning rate,
+hwutils' and the libraries' versions) has changed since, saying which part differs.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hwutils.core import metrics
 from hwutils.core.run import Run
+from hwutils.core.training import Meter, RunStats, code_versions
 from hwutils.vision.data import ImageClassificationData
 from hwutils.vision.images import collate_images
 
@@ -40,12 +48,11 @@ class ClassificationMetrics:
 
 def training_arguments(run: Run, name: str, lr: float) -> Any:
     """``TrainingArguments`` of method ``name`` from the run's settings; checkpoints go to
-    ``OUTPUT_DIR/checkpoints/<name>`` (emptied first: a stale checkpoint must not win "best")."""
+    ``OUTPUT_DIR/checkpoints/<name>`` (kept: :func:`train_or_resume` resumes from them)."""
     from transformers import TrainingArguments
 
     settings, on_gpu = run.settings, run.device.type == "cuda"
     checkpoints = run.output_dir / "checkpoints" / name
-    shutil.rmtree(checkpoints, ignore_errors=True)
     return TrainingArguments(
         output_dir=str(checkpoints), seed=run.seed, use_cpu=not on_gpu, **run.precision.trainer_flags(),
         num_train_epochs=settings.epochs, learning_rate=lr, weight_decay=settings.weight_decay,
@@ -66,6 +73,67 @@ def make_trainer(model: Any, data: ImageClassificationData, run: Run, name: str,
 
     return Trainer(model=model, args=training_arguments(run, name, lr), train_dataset=data.train,
                    eval_dataset=data.validation, data_collator=collate_images, compute_metrics=ClassificationMetrics(top_k))
+
+
+RECIPE_FILE = "recipe.json"
+
+
+@dataclass
+class TrainerRun:
+    """What :func:`train_or_resume` did: the Trainer's output, the cost of the steps run now, and
+    the step it resumed from (0: from the start; the last step: a finished run reloaded)."""
+
+    output: Any
+    stats: RunStats
+    resumed_from_step: int
+    note: str
+
+
+def checkpoint_recipe(run: Run, name: str, lr: float) -> dict[str, Any]:
+    """What a method's checkpoints depend on: every setting, the seed, its learning rate, and the code's versions."""
+    recipe = {"method": name, "lr": lr, "seed": run.seed, "profile": run.profile, "precision": run.precision.name,
+              "settings": dict(run.settings), "code_versions": code_versions()}
+    return json.loads(json.dumps(recipe, default=str))  # the form it takes once saved, to compare like with like
+
+
+def _prepare_checkpoints(folder: Path, recipe: dict[str, Any]) -> str:
+    """Keep ``folder`` when it was written for ``recipe``; otherwise empty it. Returns a note on what was found."""
+    recipe_file = folder / RECIPE_FILE
+    saved = json.loads(recipe_file.read_text()) if recipe_file.exists() else None
+    note = ""
+    if saved is not None and saved != recipe:
+        changed = sorted(k for k in set(saved) | set(recipe) if saved.get(k) != recipe.get(k))
+        if "settings" in changed:
+            old, new = saved.get("settings", {}), recipe["settings"]
+            changed += [f"settings.{k}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        note = f"checkpoints in {folder} were written for another recipe ({', '.join(changed)} differ): started over"
+    if saved != recipe:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        recipe_file.write_text(json.dumps(recipe, indent=2))
+    return note
+
+
+def train_or_resume(trainer: Any, recipe: dict[str, Any]) -> TrainerRun:
+    """``trainer.train()``, resumed from the last checkpoint of the same ``recipe`` if there is one
+    (a finished run is reloaded: its log history and best checkpoint come back, no step is repeated).
+    Cost is measured for the steps run now."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = Path(trainer.args.output_dir)
+    note = _prepare_checkpoints(folder, recipe)
+    last = get_last_checkpoint(str(folder))
+    resumed = int(last.rsplit("-", 1)[-1]) if last else 0
+    if last:
+        note = f"resumed from `{Path(last).name}` (step {resumed})"
+    images_per_step = trainer.args.per_device_train_batch_size * trainer.args.gradient_accumulation_steps
+    with Meter(trainer.args.device) as meter:
+        output = trainer.train(resume_from_checkpoint=last)
+        done = max(output.global_step - resumed, 0)
+        meter.count(samples=done * images_per_step, steps=done)
+    if last and done == 0:
+        note = f"the finished run reloaded from `{Path(last).name}` (step {resumed}), nothing trained again"
+    return TrainerRun(output, meter.stats, resumed, note or "trained from the start")
 
 
 def trainer_curves(trainer: Any) -> tuple[list[dict[str, float]], list[dict[str, float]]]:

@@ -29,7 +29,7 @@ def test_tiny_clip_zero_shot_is_far_above_chance_on_the_fixture_images(spec, tes
     names = breed_names(test_split)
     chance = 1 / len(names)
     accuracy = zero_shot.accuracy_scores(features, labels, zero_shot.class_embeddings(clip, names, "a photo of a {}."))["accuracy"]
-    assert accuracy > chance + 0.25, (spec.name, accuracy)
+    assert accuracy > chance + 0.15, (spec.name, accuracy)
     # the captions taught the names: the same classifier with the breed names shuffled is back near chance
     shuffled = zero_shot.class_embeddings(clip, names[1:] + names[:1], "a photo of a {}.")
-    assert zero_shot.accuracy_scores(features, labels, shuffled)["accuracy"] < accuracy - 0.25
+    assert zero_shot.accuracy_scores(features, labels, shuffled)["accuracy"] < accuracy - 0.15

@@ -64,7 +64,14 @@ def test_parameter_counts_and_choices_recorded(smoke_run):
     assert [m["model"] for m in results["models"]] == ["ConvNeXt-Base", "ConvNeXt-XXLarge"]
 
 
-def test_second_run_reuses_the_feature_cache(smoke_run, tmp_path):
+FULL_BRANCHES = {"dataloader_workers": 2, "precision": "bfloat16"}  # what only the full profile takes, on the CPU
+
+
+def test_full_profile_branches_workers_and_bfloat16_rebuild_the_cache_and_agree(smoke_run, tmp_path):
+    """The smoke run again, in a copy of its output folder, with DataLoader workers decoding images
+    and the image encoder under bfloat16 autocast: the float32 feature files are reported as written
+    for another precision and rebuilt (never reused), and zero-shot stays close to the float32 run.
+    (Reuse of a matching cache is tested in tests/clip/test_features.py.)"""
     first = smoke_run(NAME)
     assert first.ok, first.error
     assert not any(row["reused"] for row in first.results["feature_cache"])  # a fresh output folder
@@ -72,10 +79,13 @@ def test_second_run_reuses_the_feature_cache(smoke_run, tmp_path):
     cache_files = sorted((same_dir / "features").glob("*.pt"))
     assert len(cache_files) == len(first.results["feature_cache"]) == 3
     written = {path.name: path.stat().st_mtime_ns for path in cache_files}
-    second = smoke_run(NAME, tag="rerun", output_dir=same_dir)
-    assert second.ok, second.error
-    assert all(row["reused"] for row in second.results["feature_cache"]), second.results["feature_cache"]
-    assert {path.name: path.stat().st_mtime_ns for path in cache_files} == written  # read, never rewritten
-    assert [row["encode_s"] for row in second.results["feature_cache"]] == [row["encode_s"] for row in first.results["feature_cache"]]
-    for name, record in first.results["methods"].items():  # same features, same seed: same numbers
-        assert second.results["methods"][name]["metrics"] == record["metrics"], name
+    branches = smoke_run(NAME, tag="full_branches", output_dir=same_dir, overrides=FULL_BRANCHES)
+    assert branches.ok, branches.error
+    assert branches.results["precision"] == "bfloat16" and branches.results["settings"]["dataloader_workers"] == 2
+    assert not any(row["reused"] for row in branches.results["feature_cache"]), branches.results["feature_cache"]
+    assert all("precision" in row["rebuilt_because"] for row in branches.results["feature_cache"]), branches.results["feature_cache"]
+    assert all(path.stat().st_mtime_ns != written[path.name] for path in cache_files)  # rewritten, not read
+    chance = branches.results["data"]["chance"]
+    for name in ("zero_shot_base_clip_template", "zero_shot_xxlarge_ensemble"):
+        bf16, fp32 = (run.results["methods"][name]["metrics"]["accuracy"] for run in (branches, first))
+        assert bf16 > chance and abs(bf16 - fp32) <= 0.1, (name, bf16, fp32)

@@ -117,30 +117,37 @@ def test_tiny_vit_is_an_in21k_like_backbone_with_its_processor():
     assert model.classifier.out_features == len(FOOD_CLASSES)
 
 
-def test_tiny_vit_was_pre_trained_its_features_already_separate_the_food_classes(full_fixture):
-    """Nearest class mean on the [CLS] features: far above chance for the pre-trained backbone,
-    far below it for the same architecture at random initialisation."""
+def test_tiny_vit_was_pre_trained_on_shapes_its_features_tell_shapes_apart_not_the_food_classes(full_fixture):
+    """Nearest class mean on the [CLS] features of the food images: the pre-trained backbone tells
+    the five shapes apart far above chance and above the same architecture at random
+    initialisation; the ten food classes (shape x texture, texture never labelled in pre-training)
+    stay well below what fine-tuning must reach, so the notebook's training is what its results measure."""
     from transformers import AutoImageProcessor, ViTModel
 
+    from hwutils.core.fixtures.synthetic_images import SHAPES
     from hwutils.vision.images import image_transforms
 
     folder = fixtures.fixture_path("tiny_vit")
     transform = image_transforms(AutoImageProcessor.from_pretrained(folder, use_fast=True)).eval
 
-    def nearest_mean_accuracy(model):
+    def nearest_mean_accuracy(model, classes_of):
         def features(split):
             pixels = torch.stack([transform(row["image"]) for row in split])
             with torch.no_grad():
-                return model(pixel_values=pixels).last_hidden_state[:, 0].numpy(), np.asarray(split["label"])
+                return model(pixel_values=pixels).last_hidden_state[:, 0].numpy(), classes_of(np.asarray(split["label"]))
 
         train_x, train_y = features(full_fixture.train)
         test_x, test_y = features(full_fixture.test)
-        means = np.stack([train_x[train_y == c].mean(0) for c in range(full_fixture.num_labels)])
+        means = np.stack([train_x[train_y == c].mean(0) for c in np.unique(train_y)])
         predicted = ((test_x[:, None] - means[None]) ** 2).sum(-1).argmin(1)
         return float((predicted == test_y).mean())
 
     pretrained = ViTModel.from_pretrained(folder, add_pooling_layer=False).eval()
     torch.manual_seed(0)
     random = ViTModel(pretrained.config, add_pooling_layer=False).eval()
-    pretrained_accuracy, random_accuracy = nearest_mean_accuracy(pretrained), nearest_mean_accuracy(random)
-    assert pretrained_accuracy > 0.6 and pretrained_accuracy > random_accuracy + 0.3, (pretrained_accuracy, random_accuracy)
+    shape_of, food_class = (lambda labels: labels % len(SHAPES)), (lambda labels: labels)
+    shapes = {name: nearest_mean_accuracy(model, shape_of) for name, model in (("pretrained", pretrained), ("random", random))}
+    foods = {name: nearest_mean_accuracy(model, food_class) for name, model in (("pretrained", pretrained), ("random", random))}
+    print(shapes, foods)
+    assert shapes["pretrained"] > 1 / len(SHAPES) + 0.15 and shapes["pretrained"] > shapes["random"] + 0.08, shapes
+    assert foods["pretrained"] < 0.6, foods  # the texture half of the label is left to fine-tuning

@@ -40,7 +40,7 @@ def test_training_arguments_take_precision_and_sizes_from_the_run(tmp_path, prec
     assert arguments.num_train_epochs == run.settings.epochs and arguments.seed == 0 and arguments.use_cpu
     assert arguments.load_best_model_at_end and arguments.metric_for_best_model == "accuracy"
     assert not arguments.remove_unused_columns  # the on-the-fly transform needs the image column
-    assert not stale.exists()  # a rerun starts from an empty checkpoint folder
+    assert stale.exists()  # checkpoints are kept: train_or_resume decides whether they are reused
 
 
 def tiny_image_data(n_per_class: int = 6, n_classes: int = 3):
@@ -80,3 +80,75 @@ def test_trainer_evaluates_every_epoch_keeps_the_best_and_scores_a_split(tmp_pat
     assert scores.logits.shape == (6, 3) and scores.labels.tolist() == [0, 0, 1, 1, 2, 2]
     assert scores.metrics["accuracy"] == pytest.approx(float((scores.predictions == scores.labels).mean()))
     assert scores.metrics["top2_accuracy"] >= scores.metrics["accuracy"]
+
+
+def tiny_vit(seed: int = 0):
+    torch.manual_seed(seed)
+    return ViTForImageClassification(ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1,
+                                               num_attention_heads=2, intermediate_size=64, num_labels=3))
+
+
+class StopAfterEpoch:
+    """A TrainerCallback that ends training after epoch ``epoch``, once its checkpoint is saved (a disconnect)."""
+
+    def __new__(cls, epoch: int):
+        from transformers import TrainerCallback
+
+        class Stop(TrainerCallback):
+            def on_save(self, args, state, control, **kwargs):
+                if round(state.epoch) >= epoch:
+                    control.should_training_stop = True
+
+        return Stop()
+
+
+def step_counter():
+    """A TrainerCallback counting the optimizer steps actually run in this process (``.steps``)."""
+    from transformers import TrainerCallback
+
+    class Count(TrainerCallback):
+        steps = 0
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.steps += 1
+
+    return Count()
+
+
+def train_tiny(run, data, callbacks=()):
+    trainer = training.make_trainer(tiny_vit(), data, run, "tiny", lr=1e-3, top_k=2)
+    counter = step_counter()
+    for callback in [counter, *callbacks]:
+        trainer.add_callback(callback)
+    trained = training.train_or_resume(trainer, training.checkpoint_recipe(run, "tiny", 1e-3))
+    assert trained.stats.steps == counter.steps  # the cost counts the steps that ran, not the ones reloaded
+    return trainer, trained
+
+
+def test_an_interrupted_run_resumes_to_the_same_result_and_a_finished_one_is_reloaded(tmp_path):
+    settings = dict(epochs=3, batch_size=6, eval_batch_size=6, logging_steps=1, gradient_accumulation_steps=1)
+    data = tiny_image_data()
+    straight, straight_run = train_tiny(smoke_run(tmp_path / "straight", **settings), data)
+    assert straight_run.resumed_from_step == 0 and straight_run.stats.steps == 9
+
+    interrupted_dir = tmp_path / "interrupted"
+    first, first_run = train_tiny(smoke_run(interrupted_dir, **settings), data, [StopAfterEpoch(1)])
+    assert first.state.global_step == 3  # stopped after one epoch of three
+    resumed, resumed_run = train_tiny(smoke_run(interrupted_dir, **settings), data)
+    assert resumed_run.resumed_from_step == 3 and resumed_run.stats.steps == 6 and "checkpoint-3" in resumed_run.note
+    assert training.trainer_curves(resumed)[1] == training.trainer_curves(straight)[1]  # the same evaluations, epoch by epoch
+    scores = [training.score_split(t, data.test, data.num_labels, top_k=2).logits for t in (straight, resumed)]
+    np.testing.assert_allclose(scores[0], scores[1], atol=1e-5)
+
+    again, again_run = train_tiny(smoke_run(interrupted_dir, **settings), data)  # finished: reloaded, nothing trained
+    assert again_run.resumed_from_step == 9 and again_run.stats.steps == 0 and "finished run reloaded" in again_run.note
+    assert again.state.best_metric == straight.state.best_metric
+
+
+def test_checkpoints_of_another_recipe_are_not_resumed(tmp_path):
+    settings = dict(epochs=1, batch_size=6, eval_batch_size=6, logging_steps=1, gradient_accumulation_steps=1)
+    data = tiny_image_data()
+    train_tiny(smoke_run(tmp_path, **settings), data)
+    _, changed = train_tiny(smoke_run(tmp_path, **{**settings, "weight_decay": 0.5}), data)
+    assert changed.resumed_from_step == 0 and changed.stats.steps == 3
+    assert "settings.weight_decay" in changed.note and "started over" in changed.note
