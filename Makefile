@@ -8,7 +8,7 @@ PROFILE ?= smoke
 JOBS    ?= 2
 ARGS    ?=
 
-.PHONY: setup run test test-fast budgets preflight pdf lab clean-reports clean
+.PHONY: setup run test test-fast test-slurm budgets preflight pdf lab clean-reports clean
 
 setup: $(VENV)/.installed
 
@@ -36,6 +36,10 @@ test: setup
 # The unit tests alone, without executing notebooks (about a minute).
 test-fast: setup
 	$(BIN)/python -m pytest -m "not notebook and not slow" $(ARGS)
+
+# The grader's batch through a real single-node Slurm started for the test (needs slurm-wlm and munge, root).
+test-slurm: setup
+	HWUTILS_SLURM_TEST=1 $(BIN)/python -m pytest tests/batch/test_slurm.py $(ARGS)
 
 # Time budgets, measured against their limits (kept out of the correctness tests).
 budgets: setup

@@ -3,10 +3,15 @@
     PYTHONPATH=. python benchmarks/t5_peft_cost.py [--steps 6] [--batch 8] [--length 256] [--threads N]
 
 t5-small is built from its configuration (``fixture:t5_small_config``) with random weights, so
-nothing is downloaded. For full fine-tuning and each of the nine PEFT runs of notebook 01 (soft
-prompt, bottleneck adapter and LoRA, each from scratch, with peft / adapters and with opendelta),
-one fresh process builds the model, applies the method and times AdamW training steps on a batch of
-``--batch`` inputs of ``--length`` tokens (target: 2 tokens, as in the notebook). Each method runs in
+nothing is downloaded. The ten set-ups are notebook 01's own: ``hwutils.t5_peft.methods.method_table``
+builds them from the settings of ``hwutils/settings/01_t5_imdb.toml`` (profile ``--profile``,
+``full`` by default: t5-small's hyper-parameters and learning rates), so the benchmark and the
+notebook cannot drift apart. The soft prompts' initial tokens come from the smoke profile's fixture
+tokenizer (t5-small's own is on the Hub); a step's cost does not depend on those values. For full
+fine-tuning and each of the nine PEFT runs (soft prompt, bottleneck adapter and LoRA, each from
+scratch, with peft / adapters and with opendelta), one fresh process builds the model, applies the
+method and times AdamW training steps on a batch of ``--batch`` inputs of ``--length`` tokens
+(target: 2 tokens, as in the notebook). Each method runs in
 its own process so that its peak memory (the process's peak resident set, minus what the
 interpreter and the frozen model take before training starts) is its own. Finally, the inference
 latency of a LoRA model merged into its weights is compared with the base model's, and the step
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 import multiprocessing
 import statistics
 import sys
@@ -31,9 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-METHODS = ["full_finetuning", "prompt_scratch", "prompt_peft", "prompt_opendelta", "adapter_scratch", "adapter_adapters",
-           "adapter_opendelta", "lora_scratch", "lora_peft", "lora_opendelta"]
-HYPER = {"prompt_tokens": 20, "reduction_factor": 16, "r": 8, "alpha": 16, "dropout": 0.05, "targets": ["q", "v"]}
+NOTEBOOK = "01_t5_imdb"
 
 
 def rss_mb() -> float:
@@ -53,51 +57,15 @@ def t5_small(seed: int = 0):
     return T5ForConditionalGeneration(config)
 
 
-def apply_method(name: str, model):
-    """``model`` with method ``name`` applied, as notebook 01 does it (same hyper-parameters as its full profile)."""
-    from hwutils.core.compat import import_opendelta
-    from hwutils.t5_peft import adapters as scratch_adapters, lora as scratch_lora, prompts as scratch_prompts
+def notebook_methods(profile: str, keys: list[str] | None = None) -> dict:
+    """Notebook 01's method table (:func:`hwutils.t5_peft.methods.method_table`) under ``profile``."""
+    from transformers import AutoTokenizer
 
-    n, rf, r = HYPER["prompt_tokens"], HYPER["reduction_factor"], HYPER["r"]
-    if name == "full_finetuning":
-        return model
-    if name == "prompt_scratch":
-        return scratch_prompts.add_soft_prompt(model, scratch_prompts.PromptConfig(n), list(range(3, 3 + n)))
-    if name == "adapter_scratch":
-        return scratch_adapters.add_adapters(model, scratch_adapters.AdapterConfig(rf))
-    if name == "lora_scratch":
-        return scratch_lora.add_lora(model, scratch_lora.LoraConfig(r, HYPER["alpha"], HYPER["dropout"], tuple(HYPER["targets"])))
-    if name == "prompt_peft":
-        import peft
+    from hwutils.core.profiles import load_settings
+    from hwutils.t5_peft.methods import method_table
 
-        return peft.get_peft_model(model, peft.PromptTuningConfig(task_type="SEQ_2_SEQ_LM", num_virtual_tokens=n,
-                                                                  num_transformer_submodules=1, prompt_tuning_init="SAMPLE_VOCAB"))
-    if name == "lora_peft":
-        import peft
-
-        return peft.get_peft_model(model, peft.LoraConfig(task_type="SEQ_2_SEQ_LM", r=r, lora_alpha=HYPER["alpha"],
-                                                          lora_dropout=HYPER["dropout"], target_modules=HYPER["targets"]))
-    if name == "adapter_adapters":
-        import adapters
-
-        adapters.init(model)
-        model.add_adapter("bench", config=adapters.SeqBnConfig(reduction_factor=rf))
-        model.train_adapter("bench")
-        return model
-    opendelta = import_opendelta()
-    opendelta.utils.logging.set_verbosity_error()
-    if name == "prompt_opendelta":
-        delta = opendelta.SoftPromptModel(backbone_model=model, soft_token_num=n, token_init=True)
-    elif name == "adapter_opendelta":
-        delta = opendelta.AdapterModel(backbone_model=model, modified_modules=["DenseReluDense"],
-                                       bottleneck_dim=model.config.d_model // rf, non_linearity="relu")
-    elif name == "lora_opendelta":
-        delta = opendelta.LoraModel(backbone_model=model, modified_modules=HYPER["targets"], lora_r=r,
-                                    lora_alpha=HYPER["alpha"], lora_dropout=HYPER["dropout"])
-    else:
-        raise ValueError(f"unknown method {name!r}; valid: {', '.join(METHODS)}")
-    delta.freeze_module(exclude=["deltas"], set_state_dict=False)
-    return model
+    tokenizer = AutoTokenizer.from_pretrained(load_settings(NOTEBOOK, "smoke").model)  # offline; see the module docstring
+    return method_table(load_settings(NOTEBOOK, profile), tokenizer, keys)
 
 
 def batch(size: int, length: int, vocab: int, seed: int = 0):
@@ -109,23 +77,23 @@ def batch(size: int, length: int, vocab: int, seed: int = 0):
             "labels": torch.randint(3, vocab, (size, 2), generator=generator)}
 
 
-def measure_training(name: str, steps: int, size: int, length: int, threads: int, queue) -> None:
+def measure_training(name: str, profile: str, steps: int, size: int, length: int, threads: int, queue) -> None:
     """(In a child process.) Median seconds per AdamW step and peak memory of method ``name``."""
     import logging
     import warnings
 
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
-    logging.getLogger("adapters").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
     import torch
 
     if threads:
         torch.set_num_threads(threads)
-    model = apply_method(name, t5_small())
+    method = notebook_methods(profile, [name])[name]
+    model = method.build(t5_small())
     model.train()
     inputs = batch(size, length, model.config.vocab_size)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=1e-4)
+    optimizer = torch.optim.AdamW(trainable, lr=method.lr)
     before_training = rss_mb()
     seconds = []
     for step in range(steps + 2):  # two warm-up steps: first calls allocate buffers and optimizer state
@@ -141,15 +109,17 @@ def measure_training(name: str, steps: int, size: int, length: int, threads: int
                "peak_rss_mb": peak, "model_rss_mb": before_training, "training_extra_mb": peak - before_training})
 
 
-def measure_lora_pair(steps: int, size: int, length: int, threads: int) -> dict:
+def measure_lora_pair(profile: str, steps: int, size: int, length: int, threads: int) -> dict:
     """Median step time of the from-scratch LoRA and peft's LoRA on the same weights, measured in one
     process with their steps alternating, so that load from other processes hits both alike."""
     import torch
 
     if threads:
         torch.set_num_threads(threads)
-    models = {name: apply_method(name, t5_small()).train() for name in ("lora_scratch", "lora_peft")}
-    optimizers = {name: torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-4) for name, m in models.items()}
+    table = notebook_methods(profile, ["lora_scratch", "lora_peft"])
+    models = {name: method.build(t5_small()).train() for name, method in table.items()}
+    optimizers = {name: torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=table[name].lr)
+                  for name, m in models.items()}
     inputs = batch(size, length, models["lora_scratch"].config.vocab_size)
     seconds = {name: [] for name in models}
     for step in range(steps + 2):
@@ -167,7 +137,7 @@ def measure_lora_pair(steps: int, size: int, length: int, threads: int) -> dict:
             "ratio": medians["lora_scratch"] / medians["lora_peft"]}
 
 
-def measure_merged_lora(repeats: int, size: int, length: int, threads: int) -> dict:
+def measure_merged_lora(profile: str, repeats: int, size: int, length: int, threads: int) -> dict:
     """Median inference latency (loss forward, no grad) of the base model and of a merged scratch LoRA
     model with the same weights plus a random update, measured alternately."""
     import torch
@@ -177,7 +147,7 @@ def measure_merged_lora(repeats: int, size: int, length: int, threads: int) -> d
     if threads:
         torch.set_num_threads(threads)
     base = t5_small().eval()
-    merged = scratch_lora.add_lora(t5_small(), scratch_lora.LoraConfig(HYPER["r"], HYPER["alpha"], 0.0, tuple(HYPER["targets"])))
+    merged = notebook_methods(profile, ["lora_scratch"])["lora_scratch"].build(t5_small())
     for layer in scratch_lora.lora_layers(merged).values():
         torch.nn.init.normal_(layer.lora_B.weight, std=0.01)  # a non-zero update, as after training
     merged.eval()
@@ -205,15 +175,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--length", type=int, default=256)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--latency-repeats", type=int, default=30)
-    parser.add_argument("--methods", nargs="*", default=METHODS, help="training set-ups to measure (none: only the LoRA comparisons)")
+    parser.add_argument("--profile", choices=["full", "smoke"], default="full",
+                        help="whose hyper-parameters and learning rates (notebook 01's settings file)")
+    parser.add_argument("--methods", nargs="*", default=None,
+                        help="training set-ups to measure, by results key (default: all ten; none: only the LoRA comparisons)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench")
     args = parser.parse_args(argv)
+    # all ten by default; unknown keys fail here, with the valid ones
+    args.methods = list(notebook_methods(args.profile, args.methods))
 
     context = multiprocessing.get_context("spawn")
     rows = []
     for name in args.methods:
         queue = context.Queue()
-        process = context.Process(target=measure_training, args=(name, args.steps, args.batch, args.length, args.threads, queue))
+        process = context.Process(target=measure_training, args=(name, args.profile, args.steps, args.batch, args.length, args.threads, queue))
         process.start()
         row = queue.get()
         process.join()
@@ -221,22 +196,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:18s} {row['trainable']:>11,} trainable  {row['step_s']:6.2f} s/step  peak {row['peak_rss_mb']:7.0f} MB "
               f"(+{row['training_extra_mb']:.0f} MB for training)", flush=True)
     by_name = {row["method"]: row for row in rows}
-    latency = measure_merged_lora(args.latency_repeats, args.batch, args.length, args.threads)
-    pair = measure_lora_pair(args.steps, args.batch, args.length, args.threads)
+    latency = measure_merged_lora(args.profile, args.latency_repeats, args.batch, args.length, args.threads)
+    pair = measure_lora_pair(args.profile, args.steps, args.batch, args.length, args.threads)
 
     targets = {"scratch LoRA step time within 5% of peft's (alternating steps, one process)":
                {"value": pair["ratio"], "met": pair["ratio"] <= 1.05}}
-    if {"lora_scratch", "full_finetuning"} <= by_name.keys():
-        share = by_name["lora_scratch"]["peak_rss_mb"] / by_name["full_finetuning"]["peak_rss_mb"]
+    if {"lora_scratch", "full_ft"} <= by_name.keys():
+        share = by_name["lora_scratch"]["peak_rss_mb"] / by_name["full_ft"]["peak_rss_mb"]
         targets["LoRA peak training memory <= 60% of full fine-tuning's"] = {"value": share, "met": share <= 0.60}
     targets["merged LoRA latency within 3% of the base model's"] = {"value": latency["ratio"], "met": latency["ratio"] <= 1.03}
 
     import torch
 
+    hyper = next(iter(notebook_methods(args.profile, ["lora_scratch"]).values())).hyper
     document = {"setup": {"model": "t5-small (random weights, from its configuration)", "device": "cpu",
                           "threads": torch.get_num_threads() if not args.threads else args.threads,
                           "batch": args.batch, "input_tokens": args.length, "target_tokens": 2, "timed_steps": args.steps,
-                          **HYPER},
+                          "settings": f"hwutils/settings/{NOTEBOOK}.toml [{args.profile}]",
+                          "prompt_tokens": hyper.prompt.num_virtual_tokens, "adapter": asdict(hyper.adapter),
+                          "lora": asdict(hyper.lora)},
                 "training": rows, "lora_step_pair": pair, "merged_lora_latency": latency, "targets": targets}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "t5_peft_cost.json").write_text(json.dumps(document, indent=2) + "\n")

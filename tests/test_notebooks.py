@@ -64,3 +64,12 @@ def test_the_set_up_cell_installs_from_the_repository_named_in_pyproject_and_car
     assert "git+https://github.com/" in source and "HWUTILS_SOURCE" in source
     assert "--no-deps" in source and "opendelta==" in source
     assert not re.search(r"hf_[A-Za-z0-9]{10,}", source)
+
+
+def test_the_readme_links_every_notebook_to_colab_and_kaggle_from_the_repository_address():
+    from pathlib import Path
+
+    from hwutils.batch.setup_cell import notebook_links
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert notebook_links(NOTEBOOKS) in readme, "README's Colab/Kaggle table is stale: paste hwutils.batch.setup_cell.notebook_links()"

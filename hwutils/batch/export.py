@@ -8,8 +8,35 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-# Long code lines wrap instead of being cut at the page edge when printed to PDF.
-PRINT_CSS = "<style>@media print { pre, .jp-InputArea-editor pre { white-space: pre-wrap !important; word-break: break-word; } }</style>"
+# How a report prints: every output fits the page width. JupyterLab's styles scroll a wide output
+# inside its box (and print it cut, with a scroll bar), fix table columns to the first row's widths
+# and keep each output whole on one page, which pushes a long table to the next page and leaves the
+# rest of the page blank. Here tables size their columns to their content, take a smaller font when
+# they have many columns and wrap their cells (at spaces, else anywhere); code and text wrap; images
+# and plots shrink to the page; a long output may break between table rows. A4, narrow margins.
+PRINT_CSS = """<style>
+@page { size: A4; margin: 12mm 11mm; }
+@media print {
+  :root { --jp-content-font-size1: 12.5px; --jp-code-font-size: 11px; --jp-ui-font-size1: 12px; }
+  body.jp-Notebook { padding: 0; }
+  .jp-OutputArea-output, .jp-RenderedHTMLCommon, .jp-RenderedMarkdown, .jp-RenderedHTML { overflow: visible !important; max-width: 100%; }
+  .jp-OutputArea-child { break-inside: auto; }
+  .jp-RenderedHTMLCommon table, .jp-OutputArea-output table {
+    table-layout: auto !important; width: auto; max-width: 100%; font-size: 10px; margin-left: 0;
+  }
+  table:has(tr > :nth-child(9)) { font-size: 9px !important; }  /* many columns: smaller, before wrapping */
+  table:has(tr > :nth-child(13)) { font-size: 8px !important; }
+  .jp-RenderedHTMLCommon th, .jp-RenderedHTMLCommon td, .jp-OutputArea-output th, .jp-OutputArea-output td {
+    padding: 2px 5px; white-space: normal !important; overflow-wrap: anywhere; word-break: break-word;
+  }
+  tr, img, svg, .jp-RenderedImage { break-inside: avoid; }
+  img, svg, canvas, video, iframe { max-width: 100% !important; height: auto !important; }
+  .jp-RenderedMarkdown pre { font-size: var(--jp-code-font-size); }  /* show_source code, as small as the cells' */
+  pre, code, .jp-InputArea-editor pre, .jp-RenderedText pre {
+    white-space: pre-wrap !important; overflow-wrap: anywhere; word-break: break-word;
+  }
+}
+</style>"""
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_HELP = (
     "PDF export needs Chromium, and none was found. On Debian/Ubuntu: `sudo apt-get install chromium`; "
@@ -24,7 +51,8 @@ def export_html(executed: Path, include_code: bool = True) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", exclude_input=not include_code, exclude_input_prompt=not include_code)
+    exporter = HTMLExporter(template_name="lab", exclude_input=not include_code, exclude_input_prompt=not include_code,
+                            exclude_output_prompt=not include_code)  # without code, "Out[n]:" points at nothing
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
     html = executed.with_suffix(".html") if include_code else executed.with_name(executed.stem + ".no-code.html")
     html.write_text(body.replace("</head>", PRINT_CSS + "</head>", 1), encoding="utf-8")

@@ -14,6 +14,7 @@ writes the summary (finished, interrupted, not started) and exits 130 or 143.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from hwutils.batch.export import CHROMIUM_HELP, export_html, export_pdf, find_chromium
+from hwutils.batch.stopping import StopRequest, caught_stop_signals
 from hwutils.batch.summary import OUTCOME_FILE, build_summary, read_outcome, write_outcome
 from hwutils.core.errors import ConfigError
 from hwutils.core.paths import notebooks_dir, reports_dir
-from hwutils.core.profiles import available_notebooks, profile_table
 from hwutils.core.progress import HEADLESS_ENV
 
 KERNEL_NAME = "hwutils"
@@ -37,7 +38,6 @@ KERNEL_START_TIMEOUT_S = 300  # papermill's 60 s default was exceeded on a busy 
 SMOKE_CELL_TIMEOUT_S = 900  # a smoke cell that runs longer has hung (the full profile has no default limit)
 LOG_FILE = "batch.log"
 EXIT_STATUS = {"ok": 0, "failed": 1, "timed_out": 124, "interrupted": 130}
-SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 @dataclass
@@ -93,6 +93,8 @@ def distribute_overrides(notebooks: list[Path], profile: str, overrides: dict[st
     per_notebook: dict[str, dict[str, Any]] = {nb.stem: {} for nb in notebooks}
     if not overrides:
         return per_notebook
+    from hwutils.core.profiles import available_notebooks, profile_table  # imports torch: only when needed
+
     known = {nb.stem: set(profile_table(nb.stem)[profile]) if nb.stem in available_notebooks() else set()
              for nb in notebooks}
     for key, value in overrides.items():
@@ -145,19 +147,22 @@ def parameters_problem(notebook: Path) -> str:
 
 
 def _failed_cell(notebook_path: Path) -> str:
-    """The first line of the cell a failed or timed-out run stopped in, from the saved notebook."""
+    """The cell a failed, timed-out or interrupted run stopped in, from the saved notebook: the cell
+    that raised, else the last cell that started (papermill marks a timed-out or interrupted cell
+    completed, but the cells after it never start)."""
     import nbformat
 
     try:
         cells = nbformat.read(notebook_path, as_version=4).cells
     except Exception:
         return ""
-    for cell in cells:
-        papermill = cell.get("metadata", {}).get("papermill", {})
-        if cell.cell_type == "code" and (papermill.get("exception") or papermill.get("status") == "running"):
-            first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
-            return f"cell In[{cell.get('execution_count') or '?'}] `{first[:60]}`"
-    return ""
+    started = [c for c in cells if c.cell_type == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    raised = [c for c in started if c.metadata.papermill.get("exception")]
+    cell = (raised or started or [None])[-1]
+    if cell is None:
+        return ""
+    first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+    return f"cell In[{cell.get('execution_count') or '?'}] `{first[:60]}`"
 
 
 def execute_notebook(notebook: Path, output_dir: Path, profile: str, seed: int | None = None,
@@ -207,7 +212,8 @@ def execute_notebook(notebook: Path, output_dir: Path, profile: str, seed: int |
             status = "timed_out"
             error = f"{_failed_cell(executed) or 'a cell'} ran longer than the cell timeout ({cell_timeout:g} s)"
         except KeyboardInterrupt:
-            status, error = "interrupted", f"interrupted in {_failed_cell(executed) or 'a cell'}"
+            cell = _failed_cell(executed)
+            status, error = "interrupted", f"interrupted in {cell}" if cell else "interrupted before its first cell ran"
         except Exception as failure:  # a dead kernel, a missing kernel, a broken notebook file
             status, error = "failed", f"{type(failure).__name__}: {failure}"
     return Outcome(notebook.stem, status, time.perf_counter() - start, executed, error, device=device)
@@ -272,6 +278,12 @@ class Job:
     notebook: Path
     output_dir: Path
     overrides: dict[str, Any]
+    submission: str = ""  # the folder's label when several folders run (students' copies)
+
+    @property
+    def name(self) -> str:
+        """How the console names this job: ``06_nano_transformer``, or ``alice_notebooks/06_nano_transformer``."""
+        return f"{self.submission}/{self.notebook.stem}" if self.submission else self.notebook.stem
 
 
 def _worker_command(job: Job, profile: str, seed: int | None, threads: int, cell_timeout: float | None,
@@ -282,85 +294,108 @@ def _worker_command(job: Job, profile: str, seed: int | None, threads: int, cell
     return [sys.executable, "-m", "hwutils.batch.worker", json.dumps(spec)]
 
 
-class _Stop:
-    """Remembers the first SIGINT/SIGTERM the batch receives."""
+STOP_GRACE_S = 60  # how long an interrupted worker may take to stop its kernel, save what ran and export it
 
-    def __init__(self) -> None:
-        self.signal: int | None = None
 
-    def __call__(self, signum, frame) -> None:
-        if self.signal is None:
-            self.signal = signum
+@dataclass
+class _Running:
+    job: Job
+    slot: str | None
+    log: Any
+    started: float
 
 
 def run_jobs(jobs: list[Job], profile: str, slots: list[str | None], seed: int | None = None, threads: int = 1,
              cell_timeout: float | None = None, pdf_with: str | None = None, pdf_no_code: bool = False,
-             stop: _Stop | None = None) -> list[Outcome]:
-    """Run ``jobs`` in worker processes, at most one per slot; returns every job's outcome."""
-    stop = stop or _Stop()
+             stop: StopRequest | None = None) -> list[Outcome]:
+    """Run ``jobs`` in worker processes, at most one per slot; returns every job's outcome.
+
+    After ``stop`` has caught a signal no job starts, the running workers are asked to stop (SIGINT:
+    each stops its kernel and saves the cells that ran), and any still running after
+    :data:`STOP_GRACE_S` (or at a second signal) is killed."""
+    stop = stop or StopRequest()
     pending, running, outcomes = list(jobs), {}, {}
     free = list(slots)
-    while pending or running:
-        while pending and free and stop.signal is None:
-            job, slot = pending.pop(0), free.pop(0)
-            job.output_dir.mkdir(parents=True, exist_ok=True)
-            for stale in ("results.json", OUTCOME_FILE):
-                (job.output_dir / stale).unlink(missing_ok=True)
-            env = {**os.environ, HEADLESS_ENV: "1"}
-            if slot is not None:
-                env["CUDA_VISIBLE_DEVICES"] = slot
-            log = open(job.output_dir / LOG_FILE, "w")
-            process = subprocess.Popen(_worker_command(job, profile, seed, threads, cell_timeout, pdf_with, pdf_no_code),
-                                       env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-            running[process] = (job, slot, log, time.perf_counter())
-            print(f"[start] {job.notebook.stem}" + (f" on GPU {slot}" if slot is not None else ""), flush=True)
-        if stop.signal is not None:
-            for process in running:
-                if process.poll() is None:
-                    process.send_signal(signal.SIGINT)  # the worker stops its kernel and saves what ran
-        time.sleep(0.2)
+
+    def reap(interrupted: bool = False) -> None:
         for process in [p for p in running if p.poll() is not None]:
-            job, slot, log, started = running.pop(process)
-            log.close()
-            free.append(slot)
-            outcomes[job.notebook] = _report(_collect(job, process.returncode, time.perf_counter() - started, slot))
-        if stop.signal is not None and running:
-            deadline = time.perf_counter() + 30
-            while running and time.perf_counter() < deadline:
-                time.sleep(0.2)
-                for process in [p for p in running if p.poll() is not None]:
-                    job, slot, log, started = running.pop(process)
-                    log.close()
-                    outcomes[job.notebook] = _report(_collect(job, process.returncode, time.perf_counter() - started, slot))
-            for process, (job, slot, log, started) in list(running.items()):
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                log.close()
-                outcomes[job.notebook] = _report(_collect(job, process.returncode, time.perf_counter() - started, slot))
-            running.clear()
-        if stop.signal is not None:
-            for job in pending:
-                outcome = Outcome(job.notebook.stem, "not_started", 0.0, job.output_dir / job.notebook.name,
-                                  "not started: the batch was interrupted")
-                write_outcome(job.output_dir, outcome.status, 0.0, outcome.error)
-                outcomes[job.notebook] = _report(outcome)
-            pending.clear()
+            entry = running.pop(process)
+            entry.log.close()
+            free.append(entry.slot)
+            outcome = _collect(entry.job, process.returncode, time.perf_counter() - entry.started, entry.slot, interrupted)
+            outcomes[entry.job.notebook] = _report(outcome)
+
+    while (pending or running) and stop.signal is None:
+        while pending and free:
+            job, slot = pending.pop(0), free.pop(0)
+            process, log = _start_worker(job, slot, profile, seed, threads, cell_timeout, pdf_with, pdf_no_code)
+            running[process] = _Running(job, slot, log, time.perf_counter())
+        time.sleep(0.2)
+        reap()
+    if stop.signal is not None:
+        print(f"{signal.Signals(stop.signal).name} received: stopping {len(running)} running notebook(s) "
+              f"(they save the cells that ran; a second Ctrl-C kills them now); {len(pending)} not started", flush=True)
+        for process in running:
+            process.send_signal(signal.SIGINT)  # the worker stops its kernel and saves what ran
+        deadline = time.perf_counter() + STOP_GRACE_S
+        while running and time.perf_counter() < deadline and stop.count < 2:
+            time.sleep(0.2)
+            reap(interrupted=True)
+        for process in list(running):
+            with contextlib.suppress(ProcessLookupError):  # the worker's session (its kernel has its own, and
+                os.killpg(process.pid, signal.SIGKILL)     # shuts itself down once its parent is gone)
+            process.wait()
+        reap(interrupted=True)
+        for job in pending:
+            outcome = Outcome(job.name, "not_started", 0.0, job.output_dir / job.notebook.name,
+                              "the batch was interrupted before it started")
+            write_outcome(job.output_dir, outcome.status, 0.0, outcome.error)
+            outcomes[job.notebook] = _report(outcome)
     return [outcomes[job.notebook] for job in jobs]
 
 
-def _collect(job: Job, returncode: int, seconds: float, slot: str | None) -> Outcome:
-    """The worker's own outcome.json, or, if it died before writing one, why it died."""
+def _start_worker(job: Job, slot: str | None, profile: str, seed: int | None, threads: int, cell_timeout: float | None,
+                  pdf_with: str | None, pdf_no_code: bool) -> tuple[subprocess.Popen, Any]:
+    """A worker process for ``job``, alone in ``slot``'s GPU; what it prints goes to its batch.log.
+
+    It runs in a session of its own, so a Ctrl-C in the terminal reaches only the batch, which then
+    stops the workers in order."""
+    job.output_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("results.json", OUTCOME_FILE):
+        (job.output_dir / stale).unlink(missing_ok=True)
+    env = {**os.environ, HEADLESS_ENV: "1"}
+    if slot is not None:
+        env["CUDA_VISIBLE_DEVICES"] = slot
+    log = open(job.output_dir / LOG_FILE, "w")
+    process = subprocess.Popen(_worker_command(job, profile, seed, threads, cell_timeout, pdf_with, pdf_no_code),
+                               env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               start_new_session=True)
+    print(f"[start] {job.name}" + (f" on GPU {slot}" if slot is not None else ""), flush=True)
+    return process, log
+
+
+def _collect(job: Job, returncode: int, seconds: float, slot: str | None, interrupted: bool = False) -> Outcome:
+    """The worker's own outcome.json, or, if it ended before writing one, why: stopped by the batch's
+    interrupt, or died (with its signal or exit status)."""
     recorded = read_outcome(job.output_dir)
     executed = job.output_dir / job.notebook.name
     if recorded is not None:
-        return Outcome(job.notebook.stem, recorded["status"], recorded["seconds"], executed, recorded.get("error", ""),
+        return Outcome(job.name, recorded["status"], recorded["seconds"], executed, recorded.get("error", ""),
                        [Path(p) for p in recorded.get("exports", [])], recorded.get("device", ""))
-    if returncode < 0:
-        why = f"the worker died with signal {signal.Signals(-returncode).name}"
+    log = job.output_dir / LOG_FILE
+    if interrupted:
+        status = "interrupted"
+        why = ("killed: it had not stopped when the batch was interrupted" if returncode == -signal.SIGKILL
+               else "interrupted before its notebook started")
+    elif returncode < 0:
+        status, name = "died", signal.Signals(-returncode).name
+        why = f"the worker died with signal {name}" + (" (often the out-of-memory killer)" if name == "SIGKILL" else "")
+        why += f"; see {log}"
     else:
-        why = f"the worker exited with status {returncode} without a result (see {job.output_dir / LOG_FILE})"
-    write_outcome(job.output_dir, "died", seconds, why, device=slot or "")
-    return Outcome(job.notebook.stem, "died", seconds, executed, why, device=slot or "")
+        status, why = "died", f"the worker exited with status {returncode} without a result; see {log}"
+    outcome = export(Outcome(job.name, status, seconds, executed, why, device=slot or ""), None)  # the cells saved so far
+    write_outcome(job.output_dir, status, seconds, why, device=slot or "", exports=[str(p) for p in outcome.exports])
+    return outcome
 
 
 def folder_labels(folders: list[Path]) -> dict[Path, str]:
@@ -380,9 +415,10 @@ def folder_labels(folders: list[Path]) -> dict[Path, str]:
 def run_batch(profile: str = "smoke", only: list[str] | None = None, jobs: int | None = None, pdf: bool = False,
               reports: Path | None = None, seed: int | None = None, overrides: dict | None = None,
               folders: list[Path] | None = None, threads: int | None = None, gpus: list[str] | None = None,
-              cell_timeout: float | None = None, pdf_no_code: bool = False) -> int:
+              cell_timeout: float | None = None, pdf_no_code: bool = False, stop: StopRequest | None = None) -> int:
     """Run the selected notebooks of ``folders`` (default ``notebooks/``); print where everything is;
-    return 0, 1 if any notebook failed, or 130/143 after SIGINT/SIGTERM (the summary is written)."""
+    return 0, 1 if any notebook failed, or 130/143 after SIGINT/SIGTERM (the summary is written).
+    ``stop``: a :class:`StopRequest` already catching the signals (else they are caught here)."""
     folders = [Path(f) for f in (folders or [notebooks_dir()])]
     reports = Path(reports or reports_dir()).resolve()
     by_folder = {folder: select_notebooks(discover_notebooks(folder), only) for folder in folders}
@@ -391,26 +427,28 @@ def run_batch(profile: str = "smoke", only: list[str] | None = None, jobs: int |
     for folder, notebooks in by_folder.items():
         per_notebook = distribute_overrides(notebooks, profile, overrides)
         base = reports if len(folders) == 1 else reports / labels[folder]
-        job_list += [Job(nb, base / nb.stem, per_notebook[nb.stem]) for nb in notebooks]
+        submission = labels[folder] if len(folders) > 1 else ""
+        job_list += [Job(nb, base / nb.stem, per_notebook[nb.stem], submission) for nb in notebooks]
     reports.mkdir(parents=True, exist_ok=True)
     chromium = find_chromium() if pdf else None
     if pdf and chromium is None:
         print(f"note: {CHROMIUM_HELP}")
     ensure_kernel()
     slots = plan_slots(profile, jobs, gpus)[: max(1, len(job_list))]
+    on_gpus = [s for s in slots if s is not None]
+    if on_gpus and jobs and jobs > len(on_gpus) and len(job_list) > len(on_gpus):
+        print(f"note: --jobs {jobs} with {len(on_gpus)} GPU(s): {len(on_gpus)} at a time, never two notebooks on one GPU")
     threads = threads or default_threads(profile, len(slots))
     cell_timeout = cell_timeout if cell_timeout is not None else (SMOKE_CELL_TIMEOUT_S if profile == "smoke" else None)
     cell_timeout = cell_timeout or None  # 0 turns the limit off
     print(f"Running {len(job_list)} notebook(s), profile {profile!r}, {len(slots)} at a time"
           + (f" on GPUs {', '.join(s for s in slots if s is not None)}" if any(s is not None for s in slots) else "")
           + f", {threads} CPU thread(s) each, into {reports}", flush=True)
-    stop = _Stop()
-    previous = {sig: signal.signal(sig, stop) for sig in SIGNAL_EXIT}
-    try:
+    if stop is None:
+        with caught_stop_signals(StopRequest()) as stop:
+            outcomes = run_jobs(job_list, profile, slots, seed, threads, cell_timeout, chromium, pdf_no_code, stop)
+    else:  # the caller caught the signals already (the command line does, before it imports this module)
         outcomes = run_jobs(job_list, profile, slots, seed, threads, cell_timeout, chromium, pdf_no_code, stop)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     summary_dirs = sorted({job.output_dir.parent for job in job_list})
     for folder in summary_dirs:
         summary = build_summary(folder)
@@ -418,8 +456,8 @@ def run_batch(profile: str = "smoke", only: list[str] | None = None, jobs: int |
     for outcome in outcomes:
         if not outcome.ok:
             print(f"{outcome.status.upper().replace('_', ' ')} {outcome.name}: {outcome.error}")
-    if stop.signal is not None:
-        return SIGNAL_EXIT[stop.signal]
+    if stop.exit_status is not None:
+        return stop.exit_status
     return 0 if all(o.ok for o in outcomes) else 1
 
 

@@ -85,3 +85,15 @@ def write_setup_cell(path: Path, root: Path = PROJECT_ROOT) -> bool:
 def write_all(folder: Path | None = None) -> list[Path]:
     """Rewrite the set-up cell of every notebook in ``folder`` (default ``notebooks/``); the changed ones."""
     return [path for path in sorted((folder or notebooks_dir()).glob("*.ipynb")) if write_setup_cell(path)]
+
+
+def notebook_links(notebooks: list[str], root: Path = PROJECT_ROOT, branch: str = "main") -> str:
+    """The README's "open in Colab / Kaggle" table, built from the repository address in pyproject.toml."""
+    url = repository_url(root).removesuffix(".git")
+    github_path = url.split("github.com/", 1)[1]
+    rows = ["| notebook | Colab | Kaggle |", "|---|---|---|"]
+    for name in notebooks:
+        blob = f"{github_path}/blob/{branch}/notebooks/{name}.ipynb"
+        rows.append(f"| `{name}` | [open in Colab](https://colab.research.google.com/github/{blob}) | "
+                    f"[open in Kaggle](https://kaggle.com/kernels/welcome?src=https://github.com/{blob}) |")
+    return "\n".join(rows)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hwutils.batch.runner import (SMOKE_CELL_TIMEOUT_S, default_threads, discover_notebooks, distribute_overrides,
-                                  folder_labels, select_notebooks)
+                                  ensure_kernel, folder_labels, select_notebooks)
 from hwutils.core.paths import PROJECT_ROOT, notebooks_dir, reports_dir
 
 SCRIPT_NAME = "hwutils.sbatch"
@@ -24,7 +24,8 @@ TASKS_NAME = "tasks.json"
 
 
 def task_specs(profile: str, only: list[str] | None, folders: list[Path] | None, reports: Path, seed: int | None,
-               overrides: dict[str, Any] | None, cell_timeout: float | None, pdf: bool) -> list[dict[str, Any]]:
+               overrides: dict[str, Any] | None, cell_timeout: float | None, pdf: bool,
+               pdf_no_code: bool = False) -> list[dict[str, Any]]:
     """The worker job of every notebook, as the local batch would run it (one thread per smoke task)."""
     folders = [Path(f).resolve() for f in (folders or [notebooks_dir()])]
     labels = folder_labels(folders)
@@ -38,17 +39,19 @@ def task_specs(profile: str, only: list[str] | None, folders: list[Path] | None,
             specs.append({"notebook": str(notebook), "output_dir": str(base / notebook.stem), "profile": profile,
                           "seed": seed, "overrides": per_notebook[notebook.stem] or None,
                           "threads": default_threads(profile, 1) if profile == "smoke" else None,
-                          "cell_timeout": timeout or None, "pdf_with": "chromium" if pdf else None, "pdf_no_code": False})
+                          "cell_timeout": timeout or None, "pdf_with": "chromium" if pdf else None,
+                          "pdf_no_code": pdf_no_code})
     return specs
 
 
 def write_array_script(profile: str = "full", only: list[str] | None = None, folders: list[Path] | None = None,
                        reports: Path | None = None, seed: int | None = None, overrides: dict[str, Any] | None = None,
                        partition: str | None = None, gpus_per_task: int = 1, time_limit: str = "02:00:00",
-                       cell_timeout: float | None = None, pdf: bool = False) -> Path:
+                       cell_timeout: float | None = None, pdf: bool = False, pdf_no_code: bool = False) -> Path:
     """Write the sbatch job-array script and its task list; return the script's path."""
     reports = Path(reports or reports_dir()).resolve()
-    specs = task_specs(profile, only, folders, reports, seed, overrides, cell_timeout, pdf)
+    specs = task_specs(profile, only, folders, reports, seed, overrides, cell_timeout, pdf, pdf_no_code)
+    ensure_kernel()  # registered once here: array tasks starting together would race to register it
     folder = reports / "slurm"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / TASKS_NAME).write_text(json.dumps(specs, indent=2) + "\n")

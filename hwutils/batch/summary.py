@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from hwutils.core.display import format_value, markdown_table, percent
-from hwutils.core.results import RESULTS_FILE, read_results
 
 OUTCOME_FILE = "outcome.json"
 FIGURE_FILE = "summary_accuracy_vs_parameters.png"
@@ -46,6 +45,8 @@ def read_outcome(folder: Path) -> dict[str, Any] | None:
 
 def notebook_rows(reports: Path) -> list[dict[str, Any]]:
     """One entry per notebook folder of ``reports``: its results (if any) and outcome (if any)."""
+    from hwutils.core.results import RESULTS_FILE, read_results  # imports torch: not before it is needed
+
     entries = []
     for folder in sorted(p for p in Path(reports).iterdir() if p.is_dir()):
         results_path, outcome_path = folder / RESULTS_FILE, folder / OUTCOME_FILE
@@ -73,11 +74,11 @@ def overview_row(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "notebook": entry["name"],
         "status": status,
-        "time (s)": outcome["seconds"] if outcome else None,
+        "time (s)": outcome["seconds"] if outcome and outcome.get("status") != "not_started" else "",
         "profile": (results or {}).get("profile", ""),
         "headline": f"{headline.get('method')}.{headline.get('metric')}" if headline.get("method") else "",
-        "value": _as_share(headline.get("metric", ""), value),
-        "methods": len((results or {}).get("methods", {})),
+        "value": "" if value is None else _as_share(headline.get("metric", ""), value),
+        "methods": len(results.get("methods", {})) if results else "",
         "failed checks": ", ".join(failed) if failed else ("none" if results else ""),
         "report": links,
     }

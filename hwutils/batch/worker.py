@@ -7,7 +7,7 @@
 The batch runner starts one worker per notebook, with the GPU it may use in ``CUDA_VISIBLE_DEVICES``.
 The worker executes the notebook (:func:`hwutils.batch.runner.execute_notebook`), exports it, and
 writes ``outcome.json`` beside its results. SIGINT or SIGTERM stop the running cell: the kernel is
-shut down, the cells that ran are saved, and the outcome says ``interrupted``. The exit status is
+shut down, the cells that ran are saved (and exported to HTML), and the outcome says ``interrupted``. The exit status is
 0 (ok), 1 (failed), 124 (a cell timed out) or 130 (interrupted).
 """
 
@@ -36,11 +36,20 @@ def main(argv: list[str] | None = None) -> int:
         from hwutils.batch.export import find_chromium
 
         spec["pdf_with"] = find_chromium()
-    signal.signal(signal.SIGTERM, _interrupt)  # SIGINT already raises KeyboardInterrupt
+    for stop in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a shell may have started us with it ignored
+        signal.signal(stop, _interrupt)
     outcome = execute_notebook(Path(spec["notebook"]), Path(spec["output_dir"]), spec["profile"], spec.get("seed"),
                                spec.get("overrides"), spec.get("threads"), spec.get("cell_timeout"))
-    if outcome.status != "interrupted":
-        export(outcome, spec.get("pdf_with"), spec.get("pdf_no_code", False))
+    try:  # an interrupted notebook gets its HTML (quick) but no PDF; an interrupt here keeps the outcome
+        if outcome.status == "interrupted":
+            export(outcome, None)
+        else:
+            export(outcome, spec.get("pdf_with"), spec.get("pdf_no_code", False))
+    except KeyboardInterrupt:
+        if outcome.status == "ok":
+            outcome.status, outcome.error = "interrupted", "the notebook ran; its export was interrupted"
+        else:
+            outcome.error += " (its export was interrupted)"
     write_outcome(Path(spec["output_dir"]), outcome.status, outcome.seconds, outcome.error, device=outcome.device,
                   exports=[str(p) for p in outcome.exports])
     return EXIT_STATUS.get(outcome.status, 1)

@@ -39,6 +39,8 @@ class CoOpClassifier(nn.Module):
                 context = model.token_embedding(init_tokens[1:1 + n_context]).clone()
             else:
                 context = torch.randn(n_context, embedded.shape[-1], device=clip.device) * 0.02
+        self.init_text = init_text if init_text and n_init == n_context else ""  # "" when the context started random
+        self.class_names = list(class_names)
         self.context = nn.Parameter(context.float())
         self.register_buffer("tokens", tokens, persistent=False)
         self.register_buffer("prefix", embedded[:, :1].clone(), persistent=False)  # start token
@@ -64,6 +66,16 @@ class CoOpClassifier(nn.Module):
         projection = frozen["text_projection"]
         x = projection(x) if isinstance(projection, nn.Module) else x @ projection
         return F.normalize(x, dim=-1)
+
+    @torch.no_grad()
+    def init_prompt_gap(self, clip: ClipModel) -> float:
+        """The largest difference between these class embeddings and the text encoder's own embeddings of
+        ``"<init_text> <class name>."``. Before training, with the context taken from ``init_text``, it is 0 up
+        to rounding: CoOp starts as zero-shot CLIP with that prompt. (Meaningless for a random start.)"""
+        if not self.init_text:
+            raise ConfigError("the context started random: there is no initial prompt to compare with")
+        expected = clip.encode_text([f"{self.init_text} {name}." for name in self.class_names])
+        return float((self.class_embeddings().float().cpu() - expected).abs().max())
 
     def forward(self, image_features: torch.Tensor) -> torch.Tensor:
         return self.logit_scale * F.normalize(image_features, dim=-1) @ self.class_embeddings().T

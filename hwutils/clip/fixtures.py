@@ -14,7 +14,8 @@
 
 Zero-shot classification needs a text tower that has seen the class names next to matching
 images, so the builder runs a brief contrastive pre-training on freshly drawn images (never the
-fixture's own train/test images) paired with captions such as "a photo of a beagle.". To fit the
+fixture's own train/test images) paired with captions such as "a photo of a beagle." (through the
+shared loop, :func:`hwutils.core.fixtures.pretraining.pretrain`). To fit the
 fixture budget, the ConvNeXt trunk and the 49,408-row token embedding keep their random
 initialisation (random convolutional features already separate colours and shapes); the image
 projection, the text transformer and the logit scale are trained. Captions use a handful of
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from hwutils.core.fixtures import fixture
+from hwutils.core.fixtures.pretraining import pretrain
 from hwutils.core.fixtures.synthetic_images import draw_example, write_imagefolder
 
 # Real Stanford Dogs folder names (WordNet id + breed), in the dataset's label order.
@@ -44,6 +46,7 @@ DOG_BREED_FOLDERS = (
     "n02110185-Siberian_husky",
     "n02110958-pug",
 )
+PRETRAIN_LR = 5e-3
 IMAGE_SIZE = 32  # pixels of the drawn images; each model's own preprocessing resizes them
 PER_CLASS = {"train": 40, "test": 20}
 
@@ -104,7 +107,7 @@ def build_stanford_dogs_mini(folder: Path) -> None:
     write_imagefolder(folder, DOG_BREED_FOLDERS, PER_CLASS, size=IMAGE_SIZE, seed=0)
 
 
-@fixture("tiny_convnext_clip", version=1)
+@fixture("tiny_convnext_clip", version=2)
 def build_tiny_convnext_clip(folder: Path) -> None:
     """Two tiny open_clip ConvNeXt CLIP models (configs + safetensors), briefly pre-trained on dog captions."""
     import open_clip
@@ -148,22 +151,23 @@ def pretrain_tiny_clip(spec: TinyClipSpec, seed: int = 0, images_per_class: int 
     model.token_embedding.requires_grad_(False)  # ... and the 49,408-row embedding stays random too
     with torch.no_grad():
         trunk_features = model.visual.trunk(images)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=5e-3, weight_decay=0.0)
-    generator = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in range(spec.steps):
+
+    def next_batch(generator):
         rows = torch.randint(len(image_labels), (batch_size,), generator=generator)
         # two random captions per class keep every class in each step's text batch
         picked = torch.cat([c * n_templates + torch.randperm(n_templates, generator=generator)[:2] for c in range(n_classes)])
+        return rows, picked
+
+    def contrastive_loss(model, batch):
+        rows, picked = batch
         image_emb = F.normalize(model.visual.head(trunk_features[rows]), dim=-1)
         text_emb = F.normalize(model.encode_text(captions[picked]), dim=-1)
         logits = model.logit_scale.exp() * image_emb @ text_emb.T
         positives = (image_labels[rows][:, None] == caption_labels[picked][None, :]).float()
-        loss = (soft_cross_entropy(logits, positives) + soft_cross_entropy(logits.T, positives.T)) / 2
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        return (soft_cross_entropy(logits, positives) + soft_cross_entropy(logits.T, positives.T)) / 2
+
+    pretrain(model, next_batch, contrastive_loss, steps=spec.steps, lr=PRETRAIN_LR, seed=seed, weight_decay=0.0,
+             parameters=[p for p in model.parameters() if p.requires_grad])
     return model.eval()
 
 

@@ -15,7 +15,7 @@ Few-shot subsets (:func:`shots_per_class`) and the held-out part of train
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,10 +29,10 @@ from hwutils.core.training import TrainResult, train
 class ClassEmbeddingClassifier(nn.Module):
     """``logit_scale * normalise(image) @ normalise(class_embeddings).T`` with trainable class embeddings."""
 
-    def __init__(self, initial_embeddings: torch.Tensor, logit_scale: float):
+    def __init__(self, initial_embeddings: torch.Tensor, logit_scale: float, device: torch.device | str = "cpu"):
         super().__init__()
-        self.class_embeddings = nn.Parameter(initial_embeddings.detach().clone().float())
-        self.register_buffer("logit_scale", torch.tensor(float(logit_scale)))  # CLIP's, kept fixed
+        self.class_embeddings = nn.Parameter(initial_embeddings.detach().clone().float().to(device))
+        self.register_buffer("logit_scale", torch.tensor(float(logit_scale), device=device))  # CLIP's, kept fixed
 
     def forward(self, image_features: torch.Tensor) -> torch.Tensor:
         return self.logit_scale * F.normalize(image_features, dim=-1) @ F.normalize(self.class_embeddings, dim=-1).T
@@ -41,9 +41,9 @@ class ClassEmbeddingClassifier(nn.Module):
 class LinearProbe(nn.Module):
     """A linear layer on frozen image features, initialised at zero (every class equally likely)."""
 
-    def __init__(self, dim: int, n_classes: int):
+    def __init__(self, dim: int, n_classes: int, device: torch.device | str = "cpu"):
         super().__init__()
-        self.linear = nn.Linear(dim, n_classes)
+        self.linear = nn.Linear(dim, n_classes, device=device)
         nn.init.zeros_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
 
@@ -126,3 +126,54 @@ def few_shot_curve(build: Callable[[], nn.Module], train_features: torch.Tensor,
         rows.append({"method": name, "shots": k if k else "all", "examples": len(rows_k),
                      "accuracy": accuracy(model, test_features, test_labels), "train_s": run.stats.wall_time_s})
     return rows
+
+
+def choose_weight_decay(build: Callable[[], nn.Module], fit_data: tuple[torch.Tensor, torch.Tensor],
+                        validation_data: tuple[torch.Tensor, torch.Tensor], decays: Sequence[float], *, seed: int,
+                        **fit_kwargs: Any) -> tuple[list[dict[str, float]], float]:
+    """Train a fresh ``build()`` on ``fit_data`` for each weight decay and score it on ``validation_data``.
+
+    Returns the rows (weight decay, validation accuracy and loss) and the chosen decay: the best
+    accuracy, ties broken by the lower cross-entropy (then by the earlier decay).
+    """
+    rows = []
+    for decay in decays:
+        torch.manual_seed(seed)
+        model = build()
+        fit(model, *fit_data, weight_decay=decay, seed=seed, desc=f"probe wd={decay:g}", **fit_kwargs)
+        scores = evaluate(model, *validation_data)
+        rows.append({"weight decay": decay, "validation accuracy": scores["accuracy"], "validation loss": scores["loss"]})
+    best = max(rows, key=lambda row: (row["validation accuracy"], -row["validation loss"], -rows.index(row)))
+    return rows, best["weight decay"]
+
+
+def few_shot_curves(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[Any, float]]:
+    """``{method: {shots: accuracy}}`` from the rows of :func:`few_shot_curve` (shots in their order)."""
+    curves: dict[str, dict[Any, float]] = {}
+    for row in rows:
+        curves.setdefault(row["method"], {})[row["shots"]] = row["accuracy"]
+    return curves
+
+
+def plot_few_shot(rows: Sequence[Mapping[str, Any]], references: Mapping[str, float], title: str) -> None:
+    """Test accuracy against training images per class for each method, with ``references`` (label: accuracy)
+    as horizontal lines (e.g. zero-shot and chance)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    curves = few_shot_curves(rows)
+    positions = {shots: i for i, shots in enumerate(next(iter(curves.values())))}  # "all" last, evenly spaced
+    for (method, curve), marker in zip(curves.items(), "osd^"):
+        ax.plot([positions[k] for k in curve], list(curve.values()), marker=marker, label=method)
+    for (label, value), style in zip(references.items(), ("--", ":", "-.")):
+        ax.axhline(value, color="grey", linestyle=style, label=label)
+    ax.set_xticks(list(positions.values()), [str(k) for k in positions])
+    ax.set(xlabel="training images per class", ylabel="test accuracy", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+
+
+def shots_phrase(shots: Any, unit: str = "breed") -> str:
+    """How a few-shot size reads in a sentence: ``"at 1 image per breed"``, ``"with all the training data"``."""
+    return "with all the training data" if shots == "all" else f"at {shots} {'image' if shots == 1 else 'images'} per {unit}"

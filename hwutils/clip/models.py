@@ -9,6 +9,7 @@ fixture configs and passes local safetensors files; the full profile passes the 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -118,3 +119,11 @@ def describe(clip: ClipModel) -> dict[str, Any]:
     """What identifies a model for caching: name, pretrained source, weights digest, preprocessing."""
     return {"model": clip.name, "pretrained": clip.pretrained, "weights": weights_digest(clip.model),
             "preprocess": repr(clip.preprocess)}
+
+
+def release_memory() -> None:
+    """Give memory back after ``del`` of a model: collect Python garbage and empty CUDA's cache, so that
+    the next model's peak memory is its own."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

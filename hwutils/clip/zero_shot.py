@@ -47,15 +47,23 @@ def zero_shot_logits(image_features: torch.Tensor, class_embs: torch.Tensor, log
 
 
 def accuracy_scores(image_features: torch.Tensor, labels: torch.Tensor, class_embs: torch.Tensor, k: int = 5) -> dict[str, float]:
-    """Top-1 and top-k accuracy of the zero-shot classifier ``class_embs``."""
+    """Accuracy (top-1) and top-k accuracy of the zero-shot classifier ``class_embs``."""
     scores = zero_shot_logits(image_features, class_embs).numpy()
     y = labels.numpy()
-    return {"top1": float((scores.argmax(axis=1) == y).mean()), f"top{k}": top_k_accuracy(y, scores, min(k, scores.shape[1]))}
+    return {"accuracy": float((scores.argmax(axis=1) == y).mean()),
+            f"top{k}_accuracy": top_k_accuracy(y, scores, min(k, scores.shape[1]))}
+
+
+def zero_shot_cost(counts: Mapping[str, int], features: Any) -> dict[str, Any]:
+    """The ``run.record`` fields of a zero-shot method: it trains nothing and sees no label; its cost is
+    encoding the test images (``features.stats``, recorded as ``encoding``, not as training)."""
+    return {"trainable_parameters": 0, "total_parameters": counts["total"], "labelled_images": 0,
+            "encoding": features.stats.as_dict()}
 
 
 def template_table(clip: ClipModel, image_features: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str],
                    templates: Sequence[str], k: int = 5) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor]]:
-    """Top-1/top-k accuracy of each template alone and of their ensemble (last row).
+    """Accuracy and top-k accuracy of each template alone and of their ensemble (last row).
 
     Returns the rows and the class embeddings of every template (and of ``"ensemble"``).
     """
@@ -111,3 +119,26 @@ def class_prompt_search(clip: ClipModel, class_embs: torch.Tensor, class_index: 
 def best_variant(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
     """The row with the highest class F1 (ties: higher overall accuracy, then the earlier row, i.e. the unchanged classifier)."""
     return max(rows, key=lambda row: (round(row["f1"], 12), round(row["accuracy"], 12), -rows.index(row)))
+
+
+def plot_templates(rows: Sequence[Mapping[str, Any]], chance: float, title: str) -> None:
+    """Accuracy per template, top to bottom in the order of ``rows``, the ensemble (the last row) highlighted."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(rows) + 1))
+    ax.barh([row["template"] for row in rows][::-1], [row["accuracy"] for row in rows][::-1],
+            color=["C1"] + ["C0"] * (len(rows) - 1))
+    ax.axvline(chance, color="grey", linestyle="--", label=f"chance ({100 * chance:.2f}%)")
+    ax.set(xlabel="accuracy", title=title, xlim=(0, 1))
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+
+
+def comparison_row(label: str, clip_name: str, counts: Mapping[str, int], clip_scores: Mapping[str, float],
+                   template_rows: Sequence[Mapping[str, Any]], features: Any, k: int) -> dict[str, Any]:
+    """One model's row in the model comparison: size, zero-shot accuracy (CLIP's template and the ensemble,
+    the last of ``template_rows``) and the cost of encoding the test images (``features.stats``)."""
+    return {"model": label, "open_clip name": clip_name, "parameters": counts["total"], "image encoder": counts["image_encoder"],
+            "CLIP template accuracy": clip_scores["accuracy"], "ensemble accuracy": template_rows[-1]["accuracy"],
+            f"ensemble top{k}_accuracy": template_rows[-1][f"top{k}_accuracy"],
+            "images/s (encoding)": features.stats.samples_per_s, "peak memory (MB)": features.stats.peak_memory_mb}

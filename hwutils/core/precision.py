@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch is imported where it is used: settings load without it
+    import torch
 
 from hwutils.core.errors import ConfigError
 
@@ -34,7 +35,9 @@ class Precision:
     reason: str
 
     @property
-    def dtype(self) -> torch.dtype:
+    def dtype(self) -> "torch.dtype":
+        import torch
+
         return getattr(torch, self.name)
 
     @property
@@ -50,10 +53,14 @@ class Precision:
         """``torch.autocast`` in this precision, or a no-op for float32."""
         if not self.autocast_enabled:
             return contextlib.nullcontext()
+        import torch
+
         return torch.autocast(self.device_type, dtype=self.dtype)
 
     def grad_scaler(self) -> Any:
         """A ``torch.amp.GradScaler`` that is active only for float16."""
+        import torch
+
         return torch.amp.GradScaler(self.device_type, enabled=self.needs_loss_scaling)
 
     def trainer_flags(self) -> dict[str, bool]:
@@ -64,16 +71,20 @@ class Precision:
         return f"{self.name} ({self.reason})"
 
 
-def cuda_capability(device: torch.device) -> tuple[int, int]:
+def cuda_capability(device: "torch.device") -> tuple[int, int]:
     """The compute capability of a CUDA device, e.g. ``(7, 5)`` for a T4."""
+    import torch
+
     return tuple(torch.cuda.get_device_capability(device))  # type: ignore[return-value]
 
 
-def choose_precision(device: torch.device | str, requested: str = "auto") -> Precision:
+def choose_precision(device: "torch.device | str", requested: str = "auto") -> Precision:
     """The precision for ``device``: ``requested`` checked against what the device supports, or the
     best native one for ``"auto"``."""
     if requested not in PRECISIONS:
         raise ConfigError(f"unknown precision {requested!r}; valid precisions: {', '.join(PRECISIONS)}")
+    import torch
+
     device = torch.device(device)
     if requested == "float32":
         return Precision("float32", device.type, "full precision")

@@ -38,7 +38,7 @@ CUDA_CONTEXT_GIB = 0.5  # CUDA context, cuBLAS workspace and kernels, held befor
 HEADROOM = 0.10  # share of the remaining memory kept free for the caching allocator's fragmentation
 UTILISATION = 0.30  # assumed share of the GPU's peak FLOP/s a training step attains (an assumption, not a measurement)
 OPTIMIZER_STATE_BYTES = {"adamw": 8.0, "adamw_torch": 8.0, "adam": 8.0, "adamw_8bit": 2.0, "paged_adamw_8bit": 2.0,
-                         "sgd": 0.0, "none": 0.0}
+                         "sgd_momentum": 4.0, "sgd": 0.0, "none": 0.0}
 
 
 @dataclass(frozen=True)

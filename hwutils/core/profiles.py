@@ -72,8 +72,44 @@ class Settings(Mapping[str, Any]):
         return f"Settings({self._notebook!r}, {self._profile!r}, {self._values!r})"
 
     def _repr_markdown_(self) -> str:
-        rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in self._values.items())
-        return f"**{self._notebook}**, profile `{self._profile}`\n\n| setting | value |\n|---|---|\n{rows}\n"
+        """What differs from the profile's defaults (the overrides), one line for the rest, and every
+        setting in a folded table (open in Jupyter; closed, so one line, in a printed report)."""
+        changed = _changed_settings(self._notebook, self._profile, self._values)
+        lines = [f"**{self._notebook}**, profile `{self._profile}`: {len(self._values)} settings, "
+                 + (f"{len(changed)} changed by OVERRIDES:" if changed else "none changed by OVERRIDES.")]
+        if changed:
+            lines += ["", "| changed setting | value | profile default |", "|---|---|---|"]
+            lines += [f"| `{name}` | `{self._values[name]!r}` | `{default!r}` |" for name, default in changed.items()]
+        rest = len(self._values) - len(changed)
+        lines += ["", f"{'The other' if changed else 'All'} {rest} are the `{self._profile}` profile's defaults "
+                      f"(`hwutils/settings/{self._notebook}.toml`); every value is saved in `results.json` under "
+                      '`"settings"`.', "", f"<details><summary>all {len(self._values)} settings</summary>", "",
+                  "| setting | value |", "|---|---|", *(f"| `{k}` | `{v!r}` |" for k, v in self._values.items()),
+                  "", "</details>", ""]
+        return "\n".join(lines)
+
+
+def _changed_settings(notebook: str, profile: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``{name: profile default}`` of the settings whose value is not the default (a ``fixture:`` default
+    is compared as the path it resolves to, without building it); every setting if the notebook has
+    no settings file."""
+    try:
+        defaults = profile_table(notebook)[profile]
+    except (ConfigError, KeyError):
+        return {name: None for name in values}
+    changed = {}
+    for name, value in values.items():
+        default = defaults.get(name)
+        if isinstance(default, str) and default.startswith(FIXTURE_PREFIX):
+            from hwutils.core.paths import fixtures_dir
+
+            fixture, _, subpath = default.removeprefix(FIXTURE_PREFIX).partition("/")
+            if value == str(fixtures_dir() / fixture / subpath if subpath else fixtures_dir() / fixture):
+                continue
+        elif value == default and type(value) is type(default):
+            continue
+        changed[name] = default
+    return changed
 
 
 @dataclass(frozen=True)

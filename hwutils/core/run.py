@@ -49,6 +49,7 @@ _QUIET_WARNINGS = (
     r".*TypedStorage is deprecated.*",
     r".*`resume_download` is deprecated.*",
     r".*not compiled with flash attention.*",
+    r".*mtime may not be reliable.*",  # the Trainer's note on some file systems (Colab's, Kaggle's)
 )
 
 
@@ -140,7 +141,7 @@ class Run:
         if show:
             limit = (f" (at most {format_value(at_most)})" if at_most is not None else "") + \
                     (f" (at least {format_value(at_least)})" if at_least is not None else "")
-            mark = "✅ passed" if passed else "❌ **FAILED**"
+            mark = "✓ passed" if passed else "✗ **FAILED**"
             show_markdown(f"Check `{name}`: {format_value(value)}{limit}: {mark}")
         return bool(passed)
 
@@ -156,7 +157,7 @@ class Run:
 
     # -- the GPU preflight -----------------------------------------------------------------------
 
-    def preflight(self, workloads: Callable[[Settings], Sequence[Any]]) -> list[dict[str, Any]]:
+    def preflight(self, workloads: Callable[[Settings], Sequence[Any]]) -> None:
         """Estimate what the full profile's methods need on a T4, an L4 and an A100 (a table), and,
         in the full profile, stop at once with one line if this device is too small (unless the
         ``preflight`` setting is ``"warn"`` or ``"off"``). ``workloads(settings)`` comes from the
@@ -177,7 +178,6 @@ class Run:
                 show_markdown(f"This device ({worst.gpu.name}): the largest method, {worst.workload}, needs about "
                               f"{worst.total / preflight.GIB:.1f} GiB: {'fits' if worst.fits else '**does not fit**'}.")
         self.attach("preflight", [e.row() for e in estimates])
-        return rows
 
     # -- display -------------------------------------------------------------------------------
 

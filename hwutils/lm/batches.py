@@ -46,3 +46,4 @@ def fixed_batches(ids: torch.Tensor, block_size: int, batch_size: int, n_batches
     """The same ``n_batches`` random batches every time: losses measured on them are comparable."""
     generator = torch.Generator().manual_seed(seed)
     return [random_batch(ids, block_size, batch_size, generator) for _ in range(n_batches)]
+

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hwutils.core.errors import ConfigError
 from hwutils.lm.transformer import FeedForward, MultiHeadAttention, layer_norm_parameters, linear_parameters
 
 
@@ -48,7 +49,8 @@ class GPT(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
         if config.n_embd % config.n_head:
-            raise ValueError(f"n_embd ({config.n_embd}) must be divisible by n_head ({config.n_head})")
+            raise ConfigError(f"n_embd ({config.n_embd}) must be divisible by n_head ({config.n_head}): every head "
+                              f"gets n_embd / n_head dimensions")
         self.config = config
         self.token_embedding = nn.Embedding(config.vocab_size, config.n_embd)
         self.position_embedding = nn.Embedding(config.block_size, config.n_embd)

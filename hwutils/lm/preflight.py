@@ -16,7 +16,7 @@ ASSUMED_VOCABULARY = 256
 
 
 def workloads(settings: Settings) -> list[Workload]:
-    """The character-level GPT's training run (float32: the notebook does not autocast)."""
+    """The character-level GPT's training run, in the precision the GPU gets (unless the setting says float32)."""
     config = GPTConfig(ASSUMED_VOCABULARY, settings.block_size, settings.n_layer, settings.n_head, settings.n_embd,
                        settings.dropout)
 
@@ -29,7 +29,7 @@ def workloads(settings: Settings) -> list[Workload]:
         return torch.zeros(shape, dtype=torch.long, device="meta"), torch.zeros(shape, dtype=torch.long, device="meta")
 
     evaluations = settings.max_steps // settings.eval_every + 1
-    return [Workload("char_lm", build, batch, loss=lambda model, b: model(*b)[1], autocast=False,
+    return [Workload("char_lm", build, batch, loss=lambda model, b: model(*b)[1], autocast=settings.precision != "float32",
                      steps=settings.max_steps, forward_passes=2 * evaluations * settings.eval_batches,
                      remedy="batch_size=32")]
 

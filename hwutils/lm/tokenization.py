@@ -91,3 +91,30 @@ def _row(scheme: str, vocab_size: int, tokenized_lines: list[list], is_unknown) 
         "tokens_per_line": n_tokens / max(len(tokenized_lines), 1),
         "unknown_rate": n_unknown / max(n_tokens, 1),
     }
+
+
+def temperature_analysis(rows: list[dict]) -> str:
+    """Markdown on what temperature did to the samples, following the measured shares (``rows``
+    from low to high temperature, with ``temperature``, ``known words`` and ``distinct words``)."""
+    low, high = rows[0], rows[-1]
+    known = [r["known words"] for r in rows]
+    distinct = [r["distinct words"] for r in rows]
+    known_falls = all(a >= b for a, b in zip(known, known[1:]))
+    distinct_rises = all(a <= b for a, b in zip(distinct, distinct[1:]))
+    measured = (f"From temperature {low['temperature']} to {high['temperature']}, the share of generated words that occur in the "
+                f"training text went from {100 * low['known words']:.1f}% to {100 * high['known words']:.1f}% "
+                f"({' → '.join(f'{100 * k:.1f}%' for k in known)}), and the share of distinct words from "
+                f"{100 * low['distinct words']:.1f}% to {100 * high['distinct words']:.1f}%. ")
+    if known_falls and distinct_rises:
+        reading = ("That is what dividing the logits by the temperature predicts: a small temperature exaggerates the gaps between "
+                   "the logits, so the model keeps choosing its favourite continuations (safe, correctly spelled, repetitive "
+                   "text); a large one shrinks them, so unlikely characters are drawn more often (more varied text, with "
+                   "misspellings and invented words). Temperature 1 samples the distribution the model learned.")
+    else:
+        reading = ("The usual expectation (fewer known words and more distinct words as the temperature rises, because dividing "
+                   "the logits by a larger temperature flattens the distribution) does not hold at every step in this run: "
+                   + ("the known-word share does not fall monotonically" if not known_falls else "")
+                   + (" and " if not known_falls and not distinct_rises else "")
+                   + ("the distinct-word share does not rise monotonically" if not distinct_rises else "")
+                   + f"; with samples of {low['words']} to {high['words']} words, such shares are noisy.")
+    return measured + reading

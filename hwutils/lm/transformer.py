@@ -190,3 +190,43 @@ def counted_parameters(model: EncoderDecoder) -> dict[str, int]:
         f"decoder ({c.n_decoder_layers} blocks)": n(model.decoder),
         "whole model": n(model),
     }
+
+
+def attention_step_shapes(attention: MultiHeadAttention, x: torch.Tensor) -> list[dict]:
+    """The shapes inside one attention layer, step by step: the steps that
+    ``scaled_dot_product_attention`` fuses, run one at a time on ``x``'s device (the meta device at
+    full size: no memory, no compute), ending in the layer's own output (checked against it)."""
+    batch, length, d_model = x.shape
+    q = attention._split_heads(attention.query(x))
+    k = attention._split_heads(attention.key(x))
+    v = attention._split_heads(attention.value(x))
+    scores = q @ k.transpose(-2, -1) / attention.head_dim ** 0.5
+    weights = scores.softmax(dim=-1)
+    heads = weights @ v
+    merged = heads.transpose(1, 2).reshape(batch, length, attention.n_heads * attention.head_dim)
+    out = attention.output(merged)
+    assert out.shape == attention(x).shape  # the fused layer gives the same shape
+    return [
+        {"step": "input, embedded", "shape": tuple(x.shape)},
+        {"step": "Q (and K, V) = x W + b, all heads at once", "shape": tuple(attention.query(x).shape)},
+        {"step": "split into heads", "shape": tuple(q.shape)},
+        {"step": "QKᵀ / √d_k (one score per pair of positions)", "shape": tuple(scores.shape)},
+        {"step": "softmax over keys", "shape": tuple(weights.shape)},
+        {"step": "weights × V", "shape": tuple(heads.shape)},
+        {"step": "heads concatenated", "shape": tuple(merged.shape)},
+        {"step": "output projection", "shape": tuple(out.shape)},
+    ]
+
+
+def report_typo_note(decoder_block: int, config: TransformerConfig, report_decoder_block: int,
+                     report_encoder_block: int, report_total: int) -> str:
+    """Markdown setting a course report's decoder-block figure against the count here and against
+    what the report's own total implies (total = encoder blocks + decoder blocks)."""
+    implied = (report_total - config.n_encoder_layers * report_encoder_block) / config.n_decoder_layers
+    if report_decoder_block == decoder_block:
+        return f"The course report's decoder-block figure, {report_decoder_block:,}, equals the count here."
+    return (f"A course report of this assignment gives a decoder block **{report_decoder_block:,}** parameters. Its own "
+            f"total, {report_total:,} = {config.n_encoder_layers} × {report_encoder_block:,} + {config.n_decoder_layers} × "
+            f"(decoder block), implies a decoder block of {implied:,.0f}; the count here is {decoder_block:,}. "
+            + ("So the report's figure is a typo for the count above." if implied == decoder_block else
+               "The report's total does not match the count here either."))

@@ -13,8 +13,7 @@ decoder, cross-attention). Adapters act on the block's output before T5 adds the
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -22,9 +21,8 @@ from torch import nn
 from hwutils.core.errors import ConfigError
 from hwutils.core.models import freeze
 from hwutils.t5_peft import t5_layout
-from hwutils.t5_peft.weights import load_exactly, read_method_weights, save_method_weights
+from hwutils.t5_peft.weights import MethodWeights
 
-METHOD = "adapter"
 # The T5 blocks an adapter follows, per placement.
 PLACEMENTS = {
     "pfeiffer": ("DenseReluDense",),
@@ -125,26 +123,6 @@ def parameter_formula(model_config, config: AdapterConfig) -> str:
     return f"(2·d·m + m + d) × adapters = (2·{d}·{m} + {m} + {d}) × {n}"
 
 
-def adapter_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Only the adapters' tensors (``....adapter.down.weight`` etc.) of ``model``."""
-    return {name: p for name, p in model.named_parameters() if ".adapter." in name}
-
-
-def save(model: nn.Module, path: str | Path) -> Path:
-    """Write the adapter weights of ``model`` (and the adapter configuration and architecture) to ``path``."""
-    if not hasattr(model, "adapter_config"):
-        raise ConfigError("this model has no adapters (call add_adapters first)")
-    return save_method_weights(path, method=METHOD, hyper_parameters=asdict(model.adapter_config),
-                               model_config=model.config, state_dict=adapter_state_dict(model))
-
-
-def load(model: nn.Module, path: str | Path) -> nn.Module:
-    """Add adapters (with the saved configuration) to a fresh ``model`` and load the saved weights."""
-    hyper_parameters, state_dict = read_method_weights(path, method=METHOD, model_config=model.config)
-    config = AdapterConfig(**hyper_parameters)
-    if getattr(model, "adapter_config", None) is None:
-        add_adapters(model, config)
-    elif model.adapter_config != config:
-        raise ConfigError(f"this model already has adapters {model.adapter_config}, the file holds {config}")
-    load_exactly(model, state_dict, path)
-    return model
+# adapter.pt: only the adapters' tensors, with the adapter configuration (see hwutils.t5_peft.weights)
+WEIGHTS = MethodWeights("adapter", AdapterConfig, "adapter_config", add_adapters, is_own=lambda name: ".adapter." in name)
+save, load = WEIGHTS.save, WEIGHTS.load

@@ -7,7 +7,8 @@
   pre-trained as a *prefix language model* (T5's "prefix LM" objective: the encoder reads the start
   of a text, the decoder writes its continuation) on fixture text: the sentences of
   ``fixture_sentences()`` and short movie reviews that end with a verdict sentence such as
-  "Verdict: positive." (as reviews with star ratings do on the web). It therefore knows the label
+  "Verdict: positive." (as reviews with star ratings do on the web), with the one pre-training loop
+  of every fixture model (:func:`hwutils.core.fixtures.pretraining.pretrain`). It therefore knows the label
   words and how reviews relate to them, the way a real checkpoint does, but it has never seen the
   notebook's task format ``"sentiment: <review>"`` -> ``positive``/``negative``; the notebook
   measures its zero-shot accuracy on that format before any fine-tuning.
@@ -55,7 +56,9 @@ SPECIAL_TOKENS = ["<pad>", "</s>", "<unk>"]  # ids 0, 1, 2 as in T5's vocabulary
 VERDICTS = ["Verdict: {word}.", "Overall: {word}.", "My rating: {word}.", "In short, {word}."]
 LABEL_WORDS = ("negative", "positive")  # the verdict words, by sentiment label (0 = negative)
 VOCAB_SIZE = 512
-PRETRAIN = {"reviews_with_verdict": 1500, "steps": 120, "batch_size": 32, "learning_rate": 5e-3,
+# Pre-training by hwutils.core.fixtures.pretraining.pretrain (AdamW, one-cycle schedule: its peak
+# learning rate is reached after 12 warm-up steps and decays to ~0 by the last step).
+PRETRAIN = {"reviews_with_verdict": 1500, "steps": 120, "batch_size": 32, "lr": 1e-2,
             "max_source_length": 48, "max_target_length": 12}
 
 
@@ -105,49 +108,44 @@ def train_t5_tokenizer(texts: list[str], vocab_size: int):
                                    model_max_length=512, model_input_names=["input_ids", "attention_mask"])
 
 
-def prefix_lm_examples(texts: list[str], rng: random.Random) -> list[tuple[str, str]]:
-    """T5's prefix-LM objective: (start of a text, its continuation), split at a random word.
-    Reviews with a verdict are split just before the verdict word half of the time."""
-    examples = []
-    for text in texts:
-        words = text.split()
-        last = words[-1].rstrip(".")
-        if last in LABEL_WORDS and rng.random() < 0.5:
-            cut = len(words) - 1
-        else:
-            cut = rng.randint(1, len(words) - 1)
-        examples.append((" ".join(words[:cut]), " ".join(words[cut:])))
-    return examples
-
-
-def pretrain_prefix_lm(model, tokenizer, texts: list[str], seed: int, steps: int, batch_size: int,
-                       learning_rate: float, max_source_length: int, max_target_length: int) -> list[float]:
-    """Train ``model`` for ``steps`` AdamW steps on prefix-LM examples of ``texts``; returns the losses."""
+def prefix_lm_example(text: str, generator) -> tuple[str, str]:
+    """T5's prefix-LM objective: (start of a text, its continuation), split at a random word drawn
+    with the torch ``generator``. A review with a verdict is split just before the verdict word half
+    of the time."""
     import torch
 
-    rng = random.Random(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
-    losses = []
-    model.train()
-    for _ in range(steps):
-        sources, targets = zip(*prefix_lm_examples(rng.sample(texts, batch_size), rng))
+    words = text.split()
+    if words[-1].rstrip(".") in LABEL_WORDS and torch.rand(1, generator=generator).item() < 0.5:
+        cut = len(words) - 1
+    else:
+        cut = int(torch.randint(1, len(words), (1,), generator=generator))
+    return " ".join(words[:cut]), " ".join(words[cut:])
+
+
+def prefix_lm_batches(tokenizer, texts: list[str], batch_size: int, max_source_length: int, max_target_length: int):
+    """``next_batch(generator)`` for :func:`hwutils.core.fixtures.pretraining.pretrain`: ``batch_size``
+    texts drawn without replacement, each split by :func:`prefix_lm_example` and tokenized."""
+    import torch
+
+    def next_batch(generator):
+        picks = torch.randperm(len(texts), generator=generator)[:batch_size].tolist()
+        sources, targets = zip(*(prefix_lm_example(texts[i], generator) for i in picks))
         batch = tokenizer(list(sources), padding=True, truncation=True, max_length=max_source_length,
                           return_tensors="pt")
         labels = tokenizer(list(targets), padding=True, truncation=True, max_length=max_target_length,
                            return_tensors="pt").input_ids
         batch["labels"] = labels.masked_fill(labels == tokenizer.pad_token_id, -100)
-        loss = model(**batch).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
+        return batch
+
+    return next_batch
 
 
-@fixture("t5_tiny", version=1)
+def seq2seq_loss(model, batch):
+    """The model's own cross-entropy of the continuation (``labels=``)."""
+    return model(**batch).loss
+
+
+@fixture("t5_tiny", version=2)
 def build_t5_tiny(folder: Path) -> None:
     """A tiny T5 (2+2 layers, d_model 64) and its BPE tokenizer, briefly pre-trained on fixture text."""
     import json
@@ -155,16 +153,19 @@ def build_t5_tiny(folder: Path) -> None:
     import torch
     from transformers import T5Config, T5ForConditionalGeneration
 
+    from hwutils.core.fixtures.pretraining import pretrain
+
     texts = pretraining_texts(seed=0)
     tokenizer = train_t5_tokenizer(texts, VOCAB_SIZE)
     for word in LABEL_WORDS:  # the notebooks score label words by their first token: keep them whole
         assert len(tokenizer(word, add_special_tokens=False).input_ids) == 1, f"{word!r} is not one token"
     config = T5Config(vocab_size=len(tokenizer), pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, **TINY_T5)
+    next_batch = prefix_lm_batches(tokenizer, texts, PRETRAIN["batch_size"], PRETRAIN["max_source_length"],
+                                   PRETRAIN["max_target_length"])
     with torch.random.fork_rng():  # leave the caller's random state alone
         torch.manual_seed(0)
         model = T5ForConditionalGeneration(config)
-        losses = pretrain_prefix_lm(model, tokenizer, texts, seed=0, **{k: v for k, v in PRETRAIN.items()
-                                                                         if k != "reviews_with_verdict"})
+        losses = pretrain(model, next_batch, seq2seq_loss, steps=PRETRAIN["steps"], lr=PRETRAIN["lr"], seed=0)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     (folder / "pretraining.json").write_text(json.dumps(

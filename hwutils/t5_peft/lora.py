@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from hwutils.core.errors import ConfigError
-from hwutils.core.models import freeze
+from hwutils.core.models import freeze, lora_parameters
 from hwutils.t5_peft import t5_layout
-from hwutils.t5_peft.weights import load_exactly, read_method_weights, save_method_weights
-
-METHOD = "lora"
+from hwutils.t5_peft.weights import MethodWeights
 
 
 @dataclass(frozen=True)
@@ -143,8 +140,9 @@ def merge_and_unload(model: nn.Module) -> nn.Module:
 
 def count_parameters(model_config, config: LoraConfig) -> int:
     """Trainable parameters of LoRA on a T5 with ``model_config``, from the two alone:
-    ``r * (d_in + d_out)`` for every adapted matrix."""
-    return sum(config.r * (layer.in_features + layer.out_features) * layer.count
+    ``r * (d_in + d_out)`` for every adapted matrix (:func:`hwutils.core.models.lora_parameters`)."""
+    return sum(lora_parameters({layer.name: (layer.in_features, layer.out_features)}, config.r, [layer.name],
+                               layers=layer.count)
                for layer in t5_layout.matching_linear_layers(model_config, config.target_modules))
 
 
@@ -158,28 +156,12 @@ def parameter_formula(model_config, config: LoraConfig) -> str:
     return f"r × Σ (d_in + d_out) × matrices = {config.r} × [{sums}]"
 
 
-def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Only the LoRA tensors (``...lora_A.weight``, ``...lora_B.weight``) of ``model``."""
-    return {name: p for name, p in model.named_parameters() if ".lora_A." in name or ".lora_B." in name}
-
-
-def save(model: nn.Module, path: str | Path) -> Path:
-    """Write the LoRA weights of ``model`` (and its LoRA configuration and architecture) to ``path``."""
-    if not hasattr(model, "lora_config"):
-        raise ConfigError("this model has no LoRA layers (call add_lora first)")
+def _refuse_merged(model: nn.Module) -> None:
     if any(layer.merged for layer in lora_layers(model).values()):
         raise ConfigError("unmerge the LoRA layers before saving: a merged base weight already contains B A")
-    return save_method_weights(path, method=METHOD, hyper_parameters=asdict(model.lora_config),
-                               model_config=model.config, state_dict=lora_state_dict(model))
 
 
-def load(model: nn.Module, path: str | Path) -> nn.Module:
-    """Add LoRA (with the saved configuration) to a fresh ``model`` and load the saved weights into it."""
-    hyper_parameters, state_dict = read_method_weights(path, method=METHOD, model_config=model.config)
-    config = LoraConfig(**hyper_parameters)
-    if getattr(model, "lora_config", None) is None:
-        add_lora(model, config)
-    elif model.lora_config != config:
-        raise ConfigError(f"this model already has LoRA {model.lora_config}, the file holds {config}")
-    load_exactly(model, state_dict, path)
-    return model
+# lora.pt: only the A and B matrices, with the LoRA configuration (see hwutils.t5_peft.weights)
+WEIGHTS = MethodWeights("lora", LoraConfig, "lora_config", add_lora,
+                        is_own=lambda name: ".lora_A." in name or ".lora_B." in name, check_savable=_refuse_merged)
+save, load = WEIGHTS.save, WEIGHTS.load

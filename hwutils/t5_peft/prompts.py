@@ -10,17 +10,14 @@ which trains far better than random vectors far from anything the model has seen
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from hwutils.core.errors import ConfigError
 from hwutils.core.models import freeze
-from hwutils.t5_peft.weights import load_exactly, read_method_weights, save_method_weights
-
-METHOD = "soft_prompt"
+from hwutils.t5_peft.weights import MethodWeights
 
 
 @dataclass(frozen=True)
@@ -99,18 +96,11 @@ def parameter_formula(model_config, config: PromptConfig) -> str:
     return f"n × d_model = {config.num_virtual_tokens} × {model_config.d_model}"
 
 
-def save(model: SoftPromptModel, path: str | Path) -> Path:
-    """Write the virtual-token embeddings (and the prompt configuration and architecture) to ``path``."""
-    if not isinstance(model, SoftPromptModel):
-        raise ConfigError("save expects the SoftPromptModel returned by add_soft_prompt")
-    return save_method_weights(path, method=METHOD, hyper_parameters=asdict(model.prompt_config),
-                               model_config=model.config, state_dict={"prompt_embeddings": model.prompt_embeddings})
+def _wrap_for_loading(model: nn.Module, config: PromptConfig) -> SoftPromptModel:
+    return SoftPromptModel(model, config, init_ids=[0] * config.num_virtual_tokens)  # the file's values replace these
 
 
-def load(model: nn.Module, path: str | Path) -> SoftPromptModel:
-    """Wrap a fresh ``model`` with the saved soft prompt."""
-    hyper_parameters, state_dict = read_method_weights(path, method=METHOD, model_config=model.config)
-    config = PromptConfig(**hyper_parameters)
-    wrapped = SoftPromptModel(model, config, init_ids=[0] * config.num_virtual_tokens)  # overwritten below
-    load_exactly(wrapped, state_dict, path)
-    return wrapped
+# prompts.pt: only the virtual-token embeddings, with the prompt configuration (see hwutils.t5_peft.weights)
+WEIGHTS = MethodWeights("soft_prompt", PromptConfig, "prompt_config", _wrap_for_loading,
+                        is_own=lambda name: name == "prompt_embeddings")
+save, load = WEIGHTS.save, WEIGHTS.load

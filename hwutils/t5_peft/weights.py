@@ -9,17 +9,23 @@ A file (``torch.save`` of plain containers, read back with ``weights_only=True``
 
 Loading a file written by another method, or for a model of another shape, fails with one line
 that says which (``DataError``), instead of a ``load_state_dict`` traceback about missing keys.
+
+Each from-scratch method describes itself once with a :class:`MethodWeights` (its name, its
+configuration class, how to add it to a model, which tensors are its own); ``MethodWeights.save``
+and ``MethodWeights.load`` are the one save/load code of all three.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
-from hwutils.core.errors import DataError
+from hwutils.core.errors import ConfigError, DataError
 
 FORMAT = "hwutils.t5_peft/1"
 # Configuration values that decide the shapes of a model's weights (T5, BERT-like and GPT-like names).
@@ -85,3 +91,50 @@ def load_exactly(module: torch.nn.Module, state_dict: Mapping[str, torch.Tensor]
         for name, tensor in state_dict.items():
             own[name].copy_(tensor)
 
+
+def _nothing_to_check(model: nn.Module) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class MethodWeights:
+    """How one from-scratch method's weights are saved and loaded.
+
+    ``config_attribute`` names where the model keeps the method's configuration (set by ``apply``,
+    e.g. ``model.lora_config``); ``apply(model, config)`` adds the method to a fresh model (for
+    loading); ``is_own(name)`` tells the method's tensors from the frozen model's; ``check_savable``
+    refuses a model whose weights would be saved wrongly (e.g. a merged LoRA).
+    """
+
+    method: str
+    config_class: type
+    config_attribute: str
+    apply: Callable[[nn.Module, Any], nn.Module]
+    is_own: Callable[[str], bool]
+    check_savable: Callable[[nn.Module], None] = _nothing_to_check
+
+    def state_dict(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        """Only the method's own tensors of ``model``."""
+        return {name: p for name, p in model.named_parameters() if self.is_own(name)}
+
+    def save(self, model: nn.Module, path: str | Path) -> Path:
+        """Write the method's tensors of ``model``, its configuration and the model's architecture to ``path``."""
+        config = getattr(model, self.config_attribute, None)
+        if config is None:
+            raise ConfigError(f"this model has no {self.method} weights (add the method first)")
+        self.check_savable(model)
+        return save_method_weights(path, method=self.method, hyper_parameters=asdict(config),
+                                   model_config=model.config, state_dict=self.state_dict(model))
+
+    def load(self, model: nn.Module, path: str | Path) -> nn.Module:
+        """Add the method (with the saved configuration) to a fresh ``model`` and load the saved
+        tensors into it; returns the model with the method (a wrapper for the soft prompt)."""
+        hyper_parameters, state_dict = read_method_weights(path, method=self.method, model_config=model.config)
+        config = self.config_class(**hyper_parameters)
+        present = getattr(model, self.config_attribute, None)
+        if present is None:
+            model = self.apply(model, config)
+        elif present != config:
+            raise ConfigError(f"this model already has {self.method} {present}, the file holds {config}")
+        load_exactly(model, state_dict, path)
+        return model

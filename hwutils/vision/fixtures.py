@@ -4,9 +4,11 @@
   pooler, no classification head, ``architectures = ["ViTModel"]``) with a ``ViTImageProcessor``
   saved beside it, at a tiny scale: 32x32 images cut into 8x8 patches, width 128, 4 layers. Like
   the real checkpoint it is *pre-trained* on other labels than the ones it will be fine-tuned on:
-  a few seconds of supervised training on 16 "pre-training classes" (colour and shape pairs drawn
-  by :mod:`hwutils.core.fixtures.synthetic_images`, with hues the food classes do not use), after which
-  the head is dropped. Fine-tuning then has features to adapt, as with ImageNet-21k.
+  a few seconds of supervised training (the shared loop,
+  :func:`hwutils.core.fixtures.pretraining.pretrain`) on 16 "pre-training classes" (colour and
+  shape pairs drawn by :mod:`hwutils.core.fixtures.synthetic_images`, with hues the food classes
+  do not use), after which the head is dropped. Fine-tuning then has features to adapt, as with
+  ImageNet-21k.
 * ``food_images``: ``imagefolder`` layout with Food101's split names (``train``, ``validation``)
   and ten of its class names; every class has its own colour and shape (the learnable signal).
   ``new_photo.jpg`` beside the splits is one more image of class :data:`NEW_PHOTO_LABEL`, drawn
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from hwutils.core.fixtures import fixture
+from hwutils.core.fixtures.pretraining import pretrain
 from hwutils.core.fixtures.synthetic_images import draw_example, write_imagefolder
 
 # Ten real Food101 class names (the full dataset has 101), in its alphabetical order.
@@ -39,6 +42,7 @@ PRETRAIN_CLASSES = 16  # hues i/16: mostly other colours than the food classes' 
 PRETRAIN_IMAGES = 960
 PRETRAIN_STEPS = 60
 PRETRAIN_BATCH = 48
+PRETRAIN_LR = 2e-3
 
 
 @fixture("food_images", version=1)
@@ -55,7 +59,7 @@ def build_food_images(folder: Path) -> None:
     )
 
 
-@fixture("tiny_vit", version=1)
+@fixture("tiny_vit", version=2)
 def build_tiny_vit(folder: Path) -> None:
     """A tiny ViT backbone (32 px, 8 px patches, width 128, 4 layers) pre-trained for seconds, with its processor."""
     _pretrain_and_save(folder)
@@ -65,20 +69,14 @@ def _pretrain_and_save(folder: Path) -> None:
     import torch
     from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor, ViTModel
 
-    torch.manual_seed(0)
     processor = ViTImageProcessor(size={"height": VIT_SIZE["image_size"], "width": VIT_SIZE["image_size"]},
                                   image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
     pixels, labels = _pretraining_images(processor)
+    torch.manual_seed(0)
     classifier = ViTForImageClassification(ViTConfig(**VIT_SIZE, num_labels=PRETRAIN_CLASSES))
-    optimizer = torch.optim.AdamW(classifier.parameters(), lr=2e-3, weight_decay=0.01)
-    generator = torch.Generator().manual_seed(0)
-    classifier.train()
-    for _ in range(PRETRAIN_STEPS):
-        batch = torch.randint(0, len(labels), (PRETRAIN_BATCH,), generator=generator)
-        loss = classifier(pixel_values=pixels[batch], labels=labels[batch]).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    pretrain(classifier, lambda generator: torch.randint(0, len(labels), (PRETRAIN_BATCH,), generator=generator),
+             lambda model, rows: model(pixel_values=pixels[rows], labels=labels[rows]).loss,
+             steps=PRETRAIN_STEPS, lr=PRETRAIN_LR, seed=0)
     # Keep the backbone only, with a (fresh) pooler as in the in21k checkpoint, which ships without a head.
     backbone = ViTModel(ViTConfig(**VIT_SIZE))
     missing, unexpected = backbone.load_state_dict(classifier.vit.state_dict(), strict=False)

@@ -1,4 +1,4 @@
-"""Image classification with vision transformers: transforms, batching, prediction, LoRA sizes.
+"""Image classification with vision transformers: transforms, batching, prediction on a new image.
 
 The model's own image processor (``AutoImageProcessor``) says how its pre-training saw images:
 the input size and the per-channel mean and standard deviation used to normalise them. The
@@ -61,6 +61,11 @@ class ImageTransforms:
     size: ImageSize
     mean: tuple[float, ...]
     std: tuple[float, ...]
+
+    def to_picture(self, tensor: torch.Tensor) -> np.ndarray:
+        """Undo the normalisation of a transformed image: a ``(height, width, 3)`` array in [0, 1], for display."""
+        mean, std = torch.tensor(self.mean)[:, None, None], torch.tensor(self.std)[:, None, None]
+        return (tensor * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
 
 
 def image_transforms(processor: Any, crop_scale: Sequence[float] = (0.08, 1.0)) -> ImageTransforms:
@@ -157,25 +162,14 @@ def predict(image_or_path_or_url: Image.Image | str | Path, model: torch.nn.Modu
     return [{"label": id2label[int(index)], "probability": float(p)} for p, index in zip(top.values, top.indices)]
 
 
-# ---------------------------------------------------------------------------------------------
-# LoRA on a ViT: trainable parameters, analytically
-# ---------------------------------------------------------------------------------------------
+def plot_prediction(image: Image.Image, prediction: Sequence[dict[str, Any]], true_label: str) -> None:
+    """The image beside a bar chart of its top-k classes (the output of :func:`predict`)."""
+    import matplotlib.pyplot as plt
 
-VIT_ATTENTION_PROJECTIONS = ("query", "key", "value")
-
-
-def vit_lora_trainable_parameters(config: Any, rank: int, target_modules: Sequence[str], num_labels: int,
-                                  train_head: bool = True) -> dict[str, int]:
-    """Trainable parameters of LoRA (no bias) on a ViT's attention projections, plus a new head.
-
-    Each targeted ``Linear(d, d)`` gets ``A`` (``rank x d``) and ``B`` (``d x rank``): ``2·d·rank``
-    parameters, in every one of the ``num_hidden_layers`` blocks. The classification head is a
-    ``Linear(d, num_labels)`` trained in full: ``d·num_labels + num_labels``.
-    """
-    unknown = [name for name in target_modules if name not in VIT_ATTENTION_PROJECTIONS]
-    if unknown:
-        raise ConfigError(f"this formula covers {', '.join(VIT_ATTENTION_PROJECTIONS)}; got {unknown}")
-    d = config.hidden_size
-    lora = config.num_hidden_layers * len(target_modules) * rank * (d + d)
-    head = d * num_labels + num_labels if train_head else 0
-    return {"lora": lora, "head": head, "total": lora + head}
+    fig, (image_ax, bar_ax) = plt.subplots(1, 2, figsize=(10, 3.5), gridspec_kw={"width_ratios": [1, 1.4]})
+    image_ax.imshow(image)
+    image_ax.set_title(f"new image (true class: {true_label})", fontsize=9)
+    image_ax.axis("off")
+    bar_ax.barh([p["label"] for p in prediction][::-1], [p["probability"] for p in prediction][::-1], color="C0")
+    bar_ax.set(xlabel="probability", xlim=(0, 1), title=f"top-{len(prediction)} classes")
+    fig.tight_layout()

@@ -5,24 +5,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from hwutils.batch import cli as batch_cli, runner as batch
 from hwutils.core.errors import ConfigError
-
-
-def write_notebook(folder: Path, name: str, *sources: str) -> Path:
-    cells = [nbformat.v4.new_code_cell('PROFILE = "full"\nSEED = 0\nOUTPUT_DIR = "out"\nOVERRIDES = {}')]
-    cells[0].metadata["tags"] = ["parameters"]
-    cells += [nbformat.v4.new_code_cell(source) for source in sources]
-    path = folder / f"{name}.ipynb"
-    notebook = nbformat.v4.new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, path)
-    return path
+from tests.batch.helpers import write_notebook
 
 
 @pytest.fixture
@@ -123,3 +112,22 @@ def test_set_with_a_key_no_selected_notebook_knows_fails_with_the_valid_names():
     notebooks = select_notebooks(discover_notebooks(), ["06"])
     with pytest.raises(ConfigError, match=r"no selected notebook has a setting 'no_such_key'.*valid settings: .*max_steps"):
         distribute_overrides(notebooks, "smoke", {"no_such_key": 1})
+
+
+@pytest.mark.parametrize("profile, jobs, gpus, visible, slots", [
+    ("smoke", 4, ["0", "1"], "", ["0", "1"]),          # never two jobs on one GPU: 2 GPUs, 2 at a time
+    ("smoke", 1, ["2", "3"], "", ["2"]),
+    ("full", None, None, "0,1,2", ["0", "1", "2"]),   # full profile: one job per visible GPU
+    ("full", 2, None, "0,1,2", ["0", "1"]),
+    ("full", None, None, "", [None]),                 # no GPU: one job on the CPU
+    ("smoke", None, None, "0,1", [None]),             # smoke runs on the CPU, one at a time by default
+    ("smoke", 3, None, "0", [None, None, None]),
+])
+def test_slots_give_each_job_its_own_gpu(monkeypatch, profile, jobs, gpus, visible, slots):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)  # a fake device list: no GPU is needed
+    assert batch.plan_slots(profile, jobs, gpus) == slots
+
+
+def test_folders_with_the_same_name_get_their_parents_names(tmp_path):
+    folders = [tmp_path / "alice" / "notebooks", tmp_path / "bob" / "notebooks", tmp_path / "carol"]
+    assert list(batch.folder_labels(folders).values()) == ["alice_notebooks", "bob_notebooks", "carol"]

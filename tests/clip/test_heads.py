@@ -87,3 +87,30 @@ def test_few_shot_curve_rows(shots):
     assert [r["shots"] for r in rows] == [k if k else "all" for k in shots]
     assert [r["examples"] for r in rows] == [4 * k if k else 40 for k in shots]
     assert all(0 <= r["accuracy"] <= 1 for r in rows)
+
+
+def test_weight_decay_is_chosen_on_validation_accuracy_then_loss():
+    features, labels, _ = separable_features(n_per_class=20, noise=0.9)
+    fit_rows, val_rows = heads.stratified_holdout(labels, 0.25, seed=0)
+    rows, best = heads.choose_weight_decay(lambda: heads.LinearProbe(16, 4), (features[fit_rows], labels[fit_rows]),
+                                           (features[val_rows], labels[val_rows]), [0.0, 1.0, 100.0], seed=0, steps=40, lr=0.05)
+    assert [row["weight decay"] for row in rows] == [0.0, 1.0, 100.0]
+    expected = max(rows, key=lambda row: (row["validation accuracy"], -row["validation loss"]))
+    assert best == expected["weight decay"]
+    # a huge decay keeps the weights near zero: the most uncertain predictions, the highest loss
+    assert rows[2]["validation loss"] > max(rows[0]["validation loss"], rows[1]["validation loss"])
+
+
+def test_few_shot_curves_and_their_wording():
+    rows = [{"method": "a", "shots": 1, "accuracy": 0.5}, {"method": "a", "shots": "all", "accuracy": 0.9},
+            {"method": "b", "shots": 1, "accuracy": 0.2}, {"method": "b", "shots": "all", "accuracy": 0.95}]
+    assert heads.few_shot_curves(rows) == {"a": {1: 0.5, "all": 0.9}, "b": {1: 0.2, "all": 0.95}}
+    assert heads.shots_phrase(1) == "at 1 image per breed" and heads.shots_phrase(4, unit="class") == "at 4 images per class"
+    assert heads.shots_phrase("all") == "with all the training data"
+
+
+def test_heads_are_built_on_the_device_they_are_given():
+    probe = heads.LinearProbe(8, 3, device="meta")
+    classifier = heads.ClassEmbeddingClassifier(torch.randn(3, 8), 10.0, device="meta")
+    assert probe.linear.weight.device.type == "meta" and classifier.class_embeddings.device.type == "meta"
+    assert classifier.logit_scale.device.type == "meta"

@@ -42,6 +42,18 @@ def test_coop_with_the_initial_context_reproduces_the_text_encoder(tmp_path):
     coop = CoOpClassifier(clip, NAMES, n_context=4, init_text="a photo of a")
     expected = clip.encode_text([f"a photo of a {name}." for name in NAMES])
     assert torch.allclose(coop.class_embeddings().detach(), expected, atol=1e-5)
+    assert coop.init_text == "a photo of a" and coop.init_prompt_gap(clip) < 1e-5
+    with torch.no_grad():
+        coop.context.add_(torch.randn(coop.context.shape, generator=torch.Generator().manual_seed(0)))  # as training would
+    assert coop.init_prompt_gap(clip) > 1e-3
+
+
+def test_coop_starts_random_when_the_init_words_do_not_fill_the_context(tmp_path):
+    clip = tiny_clip(tmp_path)
+    coop = CoOpClassifier(clip, NAMES, n_context=3, init_text="a photo of a")  # four words for three vectors
+    assert coop.init_text == "" and coop.context.abs().max() < 0.2
+    with pytest.raises(ConfigError, match="started random"):
+        coop.init_prompt_gap(clip)
 
 
 def test_coop_trains_only_the_context_vectors(tmp_path):

@@ -9,8 +9,9 @@ import torch.nn.functional as F
 from sklearn import metrics as skm
 
 from hwutils.clip import zero_shot
+from hwutils.clip.evaluation import (class_centroids, neighbourhood, pair_closeness, pair_similarity, per_class_metrics, points,
+                                     versus)
 from tests.clip.helpers import single_torch_thread  # noqa: F401 (autouse fixture: one torch thread)
-from hwutils.clip.evaluation import class_centroids, pair_similarity, per_class_metrics
 
 
 def test_ensemble_is_unit_norm_mean_of_normalised_embeddings():
@@ -34,7 +35,8 @@ def test_zero_shot_scores_pick_the_most_similar_class():
     assert logits.argmax(dim=1).tolist() == [0, 2, 1]
     assert torch.allclose(logits[0, 0], 100 * F.normalize(images[0], dim=0)[0])
     scores = zero_shot.accuracy_scores(images, torch.tensor([0, 2, 0]), classes, k=2)
-    assert scores["top1"] == pytest.approx(2 / 3) and scores["top2"] == pytest.approx(2 / 3)
+    assert scores == {"accuracy": pytest.approx(2 / 3), "top2_accuracy": pytest.approx(2 / 3)}
+    assert zero_shot.accuracy_scores(images, torch.tensor([1, 2, 0]), classes, k=2)["top2_accuracy"] == pytest.approx(2 / 3)
 
 
 def test_with_class_embedding_changes_only_that_row():
@@ -93,3 +95,45 @@ def test_centroids_and_pair_similarity():
     similarity, average = pair_similarity(centroids, 0, 2)
     assert similarity == pytest.approx(2 ** -0.5, abs=1e-6)
     assert average == pytest.approx((0 + 2 ** -0.5 + 2 ** -0.5) / 3, abs=1e-6)
+
+
+def test_pair_closeness_reads_text_and_image_sides():
+    text = torch.tensor([[1.0, 0], [1.0, 0.1], [0, 1.0]])
+    features = torch.tensor([[1.0, 0], [0, 1.0], [0, 1.0], [1.0, 1.0]])
+    labels = torch.tensor([0, 1, 1, 2])
+    pair = pair_closeness(text, features, labels, 0, 1)
+    assert pair["text"] == pytest.approx(pair_similarity(text, 0, 1)[0]) and pair["text"] > pair["text_mean"]
+    assert pair["image"] == pytest.approx(0.0, abs=1e-6) and pair["image"] < pair["image_mean"]  # orthogonal centroids
+
+
+def test_neighbourhood_lists_the_class_then_each_neighbour_once():
+    names = ["a", "b", "c", "d"]
+    mistaken_for = [{"predicted as": "c"}, {"predicted as": "b"}]
+    taken_from = [{"true class": "b"}, {"true class": "d"}]
+    assert neighbourhood(0, mistaken_for, taken_from, names) == [0, 2, 1, 3]
+    assert neighbourhood(2, [], [], names) == [2]
+    assert points(0.1234) == "12.3 points"
+    assert versus(0.75, 0.5) == "25.0 points above" and versus(0.5, 0.75) == "25.0 points below" and versus(0.5, 0.5) == "level with"
+
+
+def test_zero_shot_cost_records_no_training_and_the_encoding():
+    from types import SimpleNamespace
+
+    from hwutils.core.training import RunStats
+
+    features = SimpleNamespace(stats=RunStats(wall_time_s=2.0, samples=10, device="cpu"))
+    cost = zero_shot.zero_shot_cost({"total": 1000, "image_encoder": 600}, features)
+    assert cost["trainable_parameters"] == 0 and cost["labelled_images"] == 0 and cost["total_parameters"] == 1000
+    assert cost["encoding"]["samples_per_s"] == 5.0
+
+
+def test_template_table_rows_use_the_shared_metric_names():
+    class FakeClip:  # the class embeddings of a template: one-hot rows, rotated by the template's length
+        def encode_text(self, texts):
+            return F.normalize(torch.eye(3)[[(i + len(texts[0])) % 3 for i in range(len(texts))]] + 0.01, dim=-1)
+
+    features, labels = torch.eye(3), torch.tensor([0, 1, 2])
+    rows, embeddings = zero_shot.template_table(FakeClip(), features, labels, ["a", "b", "c"], ["{}", "x{}"], k=2)
+    assert [row["template"] for row in rows] == ["'{}'", "'x{}'", "ensemble of the 2 templates"]
+    assert all(set(row) == {"template", "accuracy", "top2_accuracy"} for row in rows)
+    assert set(embeddings) == {"{}", "x{}", "ensemble"}

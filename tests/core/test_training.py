@@ -167,3 +167,18 @@ def test_float16_training_scales_the_loss_and_still_learns(tmp_path):
     assert seen_dtypes[0] == torch.float16, "the forward pass runs under float16 autocast"
     assert result.losses[-1]["loss"] < 0.2 * result.losses[0]["loss"]
     assert torch.load(tmp_path / "fp16.pt", weights_only=True)["grad_scaler"]["scale"] > 0
+
+
+def test_a_float16_step_with_an_infinite_gradient_is_skipped_and_the_scale_lowered():
+    from hwutils.core.precision import choose_precision
+
+    model = torch.nn.Linear(2, 1)
+    before = [p.detach().clone() for p in model.parameters()]
+
+    def loss_fn(m, batch):  # the first step's loss overflows
+        return m(batch).sum() * float("inf")
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    train(model, optimizer, lambda: (torch.ones(1, 2),), lambda m, batch: loss_fn(m, batch[0]), steps=1,
+          precision=choose_precision("cpu", "float16"))
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters())), "the overflowing step was skipped"

@@ -56,3 +56,13 @@ def test_unknown_profile_fails_at_once_with_one_clear_line(tmp_path):
     executed = nbformat.read(outcome.notebook, as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert len(errors) == 1 and len(errors[0].traceback) == 1, "the error should be one line, not a traceback wall"
+
+
+def test_the_full_profiles_mixed_precision_branch_runs_on_the_cpu(smoke_run):
+    """bfloat16 autocast (what the full profile picks on an A100 or L4), on the CPU."""
+    run = smoke_run(NAME, tag="full_branches", overrides={"precision": "bfloat16"})
+    assert run.ok, run.error
+    assert run.results["precision"] == "bfloat16"
+    metrics = run.method("char_lm")["metrics"]
+    assert metrics["final_val_loss"] <= 0.7 * metrics["first_val_loss"], metrics
+    assert all(check["passed"] for check in run.results["checks"].values())

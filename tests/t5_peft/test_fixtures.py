@@ -69,3 +69,30 @@ def test_name_patterns_match_whole_components():
 def test_other_architectures_are_refused():
     with pytest.raises(ConfigError, match="describe T5 models"):
         t5_layout.linear_layers(AutoConfig.for_model("bert"))
+
+
+def test_prefix_lm_batches_come_from_the_seeded_generator_alone():
+    """The tiny T5 is pre-trained by hwutils.core.fixtures.pretraining.pretrain, which hands each
+    batch draw its seeded generator: the same seed gives the same batches, and the global random
+    state is left alone."""
+    from hwutils.t5_peft import fixtures
+
+    texts = fixtures.pretraining_texts(seed=0)[-200:]  # reviews with a verdict
+    tokenizer = AutoTokenizer.from_pretrained(fixture_path("t5_tiny"))
+    next_batch = fixtures.prefix_lm_batches(tokenizer, texts, batch_size=8, max_source_length=48, max_target_length=12)
+    global_state = torch.get_rng_state()
+    first, again = next_batch(torch.Generator().manual_seed(3)), next_batch(torch.Generator().manual_seed(3))
+    other = next_batch(torch.Generator().manual_seed(4))
+    assert torch.equal(torch.get_rng_state(), global_state)
+    assert torch.equal(first["input_ids"], again["input_ids"]) and torch.equal(first["labels"], again["labels"])
+    assert not torch.equal(first["input_ids"], other["input_ids"])
+
+
+def test_verdicts_are_split_off_before_the_verdict_word_half_of_the_time():
+    from hwutils.t5_peft import fixtures
+
+    generator = torch.Generator().manual_seed(0)
+    text = "The plot was dull. Verdict: negative."
+    targets = [fixtures.prefix_lm_example(text, generator)[1] for _ in range(400)]
+    share = sum(target == "negative." for target in targets) / len(targets)
+    assert 0.5 < share < 0.7  # half of the time, plus the random cuts that land there (1 in 5): 0.6

@@ -142,7 +142,7 @@ def test_save_then_load_into_a_fresh_model_gives_identical_logits(tmp_path):
     model = trained_lora_model()
     path = lora.save(model, tmp_path / "lora.pt")
     saved = torch.load(path, weights_only=True)
-    assert saved["method"] == "lora" and set(saved["state_dict"]) == set(lora.lora_state_dict(model))
+    assert saved["method"] == "lora" and set(saved["state_dict"]) == set(lora.WEIGHTS.state_dict(model))
     assert all("lora_" in name for name in saved["state_dict"]), "only the LoRA tensors are saved"
     fresh = lora.load(random_t5(), path).eval()
     assert fresh.lora_config == CONFIG

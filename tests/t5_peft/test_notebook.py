@@ -1,4 +1,5 @@
-"""Notebook 01 (T5 on IMDB, ten runs): budget, learning, parameter table, saved weights that reload."""
+"""Notebook 01 (T5 on IMDB, ten runs): every run learns, the parameter table, merged LoRA and saved
+weights that reload, read from the smoke run's results.json."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import pytest
 
 NAME = "01_t5_imdb"
 pytestmark = pytest.mark.notebook
-PROMPTS = ["prompt_scratch", "prompt_peft", "prompt_opendelta"]
+PROMPTS = ["prompt_tuning_scratch", "prompt_tuning_peft", "prompt_tuning_opendelta"]
 ADAPTERS = ["adapter_scratch", "adapter_adapters", "adapter_opendelta"]
 LORAS = ["lora_scratch", "lora_peft", "lora_opendelta"]
-ALL_RUNS = ["full_finetuning", *PROMPTS, *ADAPTERS, *LORAS]
+ALL_RUNS = ["full_ft", *PROMPTS, *ADAPTERS, *LORAS]
 
 
 def beats_chance(accuracy: float, n: int) -> bool:
@@ -21,11 +22,16 @@ def beats_chance(accuracy: float, n: int) -> bool:
     return accuracy > 0.5 + 3 * math.sqrt(0.25 / n)
 
 
-def test_smoke_run_executes_all_ten_trainings_within_the_budget(smoke_run):
+def test_smoke_run_executes_all_ten_trainings_and_validates(smoke_run):
+    from hwutils.core.results import validate
+
     run = smoke_run(NAME)
     assert run.ok, run.error
-    assert run.seconds < 180, f"smoke run took {run.seconds:.0f} s (limit: 3 minutes)"
-    assert sorted(run.results["methods"]) == sorted(ALL_RUNS)
+    assert list(run.results["methods"]) == ALL_RUNS
+    assert validate(run.results) == []
+    headline = run.results["headline"]
+    assert (headline["method"], headline["metric"]) == ("lora_scratch", "accuracy")
+    assert headline["value"] == run.results["methods"]["lora_scratch"]["metrics"]["accuracy"]
 
 
 @pytest.mark.parametrize("method", ALL_RUNS)
@@ -34,12 +40,20 @@ def test_training_loss_falls(smoke_run, method):
     assert metrics["last_train_loss"] < 0.5 * metrics["first_train_loss"], metrics
 
 
-@pytest.mark.parametrize("method", ["full_finetuning", *ADAPTERS, *LORAS])
-def test_full_finetuning_adapters_and_lora_beat_chance_and_the_frozen_model(smoke_run, method):
+@pytest.mark.parametrize("method", ["full_ft", *ADAPTERS, *LORAS])
+def test_full_finetuning_adapters_and_lora_beat_chance(smoke_run, method):
     results = smoke_run(NAME).results
-    accuracy = results["methods"][method]["metrics"]["accuracy"]
-    assert beats_chance(accuracy, results["test_examples"]), accuracy
-    assert accuracy > results["zero_shot"]["accuracy"], (accuracy, results["zero_shot"])
+    assert beats_chance(results["methods"][method]["metrics"]["accuracy"], results["zero_shot"]["test_examples"])
+
+
+def test_full_finetuning_and_lora_beat_the_frozen_model_by_a_margin(smoke_run):
+    """Orderings with slack: these runs fit the task format; the frozen model has never seen it."""
+    results = smoke_run(NAME).results
+    zero_shot = results["zero_shot"]["accuracy"]
+    for method in ["full_ft", *LORAS]:
+        assert results["methods"][method]["metrics"]["accuracy"] > zero_shot + 0.03, (method, zero_shot)
+    adapters = np.mean([results["methods"][m]["metrics"]["accuracy"] for m in ADAPTERS])
+    assert adapters > zero_shot, (adapters, zero_shot)
 
 
 def test_prompt_tuning_is_reported_with_its_costs(smoke_run):
@@ -52,11 +66,12 @@ def test_prompt_tuning_is_reported_with_its_costs(smoke_run):
         assert record["trainable_parameters"] == results["settings"]["prompt_tokens"] * 64
         assert record["train"]["wall_time_s"] > 0 and record["train"]["samples_per_s"] > 0
         assert record["generation_check"]["examples"] == results["settings"]["generate_examples"]
+        assert record["lr"] == results["settings"]["prompt_tuning_lr"]
 
 
 def test_twins_with_identical_initialisation_give_identical_results(smoke_run):
     methods = smoke_run(NAME).results["methods"]
-    for scratch, library in (("prompt_scratch", "prompt_peft"), ("lora_scratch", "lora_peft")):
+    for scratch, library in (("prompt_tuning_scratch", "prompt_tuning_peft"), ("lora_scratch", "lora_peft")):
         assert methods[scratch]["metrics"] == methods[library]["metrics"]
         assert methods[scratch]["trainable_parameters"] == methods[library]["trainable_parameters"]
     for family in (PROMPTS, ADAPTERS, LORAS):
@@ -65,47 +80,45 @@ def test_twins_with_identical_initialisation_give_identical_results(smoke_run):
 
 def test_parameter_table_analytic_equals_counted(smoke_run):
     results = smoke_run(NAME).results
+    assert results["checks"]["analytic_parameters_equal_counted"]["passed"]
     table = results["parameter_table"]
-    for method, row in table.items():
-        assert row["analytic (this model)"] == row["counted (this model)"], method
-        assert row["analytic (t5-small)"] == row["counted (t5-small)"], method
-    assert table["full fine-tuning"]["counted (t5-small)"] == results["reference_total_parameters"] == 60_506_624
-    assert table["LoRA"]["counted (t5-small)"] == 294_912
-    assert table["full fine-tuning"]["counted (this model)"] == results["methods"]["full_finetuning"]["trainable_parameters"]
-    assert table["LoRA"]["counted (this model)"] == results["methods"]["lora_scratch"]["trainable_parameters"]
+    assert table["full_ft"]["counted (t5-small)"] == 60_506_624
+    assert table["lora"]["counted (t5-small)"] == 294_912
+    assert table["full_ft"]["counted (this model)"] == results["methods"]["full_ft"]["trainable_parameters"]
+    for family, method in (("prompt_tuning", "prompt_tuning_scratch"), ("adapter", "adapter_scratch"), ("lora", "lora_scratch")):
+        assert table[family]["counted (this model)"] == results["methods"][method]["trainable_parameters"]
 
 
 def test_lora_merge_keeps_the_outputs(smoke_run):
-    assert smoke_run(NAME).results["lora_merge"]["max_abs_logit_difference"] < 1e-4
+    results = smoke_run(NAME).results
+    assert results["checks"]["merged_lora_keeps_the_logits"]["passed"]
+    assert results["lora_merge"]["max_abs_logit_difference"] < 1e-4
 
 
-@pytest.mark.parametrize("file, module, method", [("lora.pt", "lora", "lora_scratch"),
-                                                  ("adapter.pt", "adapters", "adapter_scratch"),
-                                                  ("prompts.pt", "prompts", "prompt_scratch")])
-def test_saved_weights_exist_and_reload_to_the_recorded_accuracy(smoke_run, file, module, method):
+@pytest.mark.parametrize("method, module", [("lora_scratch", "lora"), ("adapter_scratch", "adapters"),
+                                            ("prompt_tuning_scratch", "prompts")])
+def test_saved_weights_exist_and_reload_to_the_recorded_accuracy(smoke_run, method, module):
     import importlib
 
     from transformers import AutoTokenizer, T5ForConditionalGeneration
 
-    from hwutils.t5_peft import text2text
-    from hwutils.core.data.imdb import load_imdb
+    from hwutils.core.profiles import Settings
+    from hwutils.t5_peft import recipe, text2text
 
     run = smoke_run(NAME)
-    path = Path(run.output_dir) / file
-    assert path.exists(), f"{file} was not written"
-    saved = run.results["saved_weights"][file]
+    assert run.results["checks"]["reloaded_weights_reproduce_the_trained_models"]["passed"]
+    path = Path(run.output_dir) / f"{method}.pt"
+    assert path.exists(), f"{path.name} was not written"
+    saved = run.results["saved_weights"][method]
     assert saved["same_test_predictions"] and saved["max_abs_score_difference"] == 0
-    settings = run.results["settings"]
-    assert saved["bytes"] < 0.5 * 4 * run.results["methods"]["full_finetuning"]["trainable_parameters"]
+    assert saved["bytes"] < 0.5 * 4 * run.results["methods"]["full_ft"]["trainable_parameters"]
 
+    settings = Settings(NAME, "smoke", run.results["settings"])
     model = importlib.import_module(f"hwutils.t5_peft.{module}").load(
-        T5ForConditionalGeneration.from_pretrained(settings["model"]), path)
-    tokenizer = AutoTokenizer.from_pretrained(settings["model"])
-    task = text2text.TextToTextTask(settings["input_prefix"], tuple(settings["label_words"]))
-    test = load_imdb(settings["dataset"], "test", n=settings["n_test"], seed=run.results["seed"])
-    split = text2text.encode_split(tokenizer, task, test["text"], test["label"], settings["max_input_length"])
-    accuracy = text2text.accuracy(model, split, text2text.label_token_ids(tokenizer, task.label_words),
-                                  model.config.decoder_start_token_id)
+        T5ForConditionalGeneration.from_pretrained(settings.model), path)
+    tokenizer = AutoTokenizer.from_pretrained(settings.model)
+    data = recipe.encode_reviews(tokenizer, settings, recipe.load_reviews(settings, run.results["seed"]))
+    accuracy = text2text.accuracy(model, data.test, data.label_ids, model.config.decoder_start_token_id)
     assert np.isclose(accuracy, run.results["methods"][method]["metrics"]["accuracy"], atol=1e-12)
 
 

@@ -22,7 +22,7 @@ def images_folder():
 
 @pytest.fixture(scope="module")
 def full_fixture(images_folder):
-    return load_food101(images_folder, train_examples=0, eval_fraction=0.1, test_examples=0, seed=0)
+    return load_food101(images_folder, train_examples=0, validation_fraction=0.1, test_examples=0, seed=0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -33,7 +33,7 @@ def full_fixture(images_folder):
 def test_loader_reads_the_image_folder_with_food101_splits_and_names(full_fixture):
     data = full_fixture
     n_train, n_test = (IMAGES_PER_CLASS[s] * len(FOOD_CLASSES) for s in ("train", "validation"))
-    assert data.sizes() == {"train": n_train - n_train // 10, "eval": n_train // 10, "test": n_test}
+    assert data.sizes() == {"train": n_train - n_train // 10, "validation": n_train // 10, "test": n_test}
     assert data.names == FOOD_CLASSES and data.num_labels == len(FOOD_CLASSES)
     assert set(data.train.column_names) == {"image", "label"}
     assert data.train[0]["image"].size == (48, 48)
@@ -49,20 +49,20 @@ def test_label_names_are_mapped_both_ways(full_fixture):
 
 
 def test_subsets_are_balanced_stratified_and_disjoint(images_folder):
-    data = load_food101(images_folder, train_examples=200, eval_fraction=0.1, test_examples=100, seed=0)
-    assert data.sizes() == {"train": 180, "eval": 20, "test": 100}
+    data = load_food101(images_folder, train_examples=200, validation_fraction=0.1, test_examples=100, seed=0)
+    assert data.sizes() == {"train": 180, "validation": 20, "test": 100}
     assert set(Counter(data.train["label"]).values()) == {18}
-    assert set(Counter(data.eval["label"]).values()) == {2}
+    assert set(Counter(data.validation["label"]).values()) == {2}
     assert set(Counter(data.test["label"]).values()) == {10}
-    # eval is carved out of the train subset: no image is in both
+    # validation is carved out of the train subset: no image is in both
     train_rows = {np.asarray(row["image"]).tobytes() for row in data.train}
-    assert not any(np.asarray(row["image"]).tobytes() in train_rows for row in data.eval)
+    assert not any(np.asarray(row["image"]).tobytes() in train_rows for row in data.validation)
 
 
 def test_subsets_are_seeded(images_folder):
     def labels(seed):
-        data = load_food101(images_folder, train_examples=100, eval_fraction=0.2, test_examples=50, seed=seed)
-        return data.train["label"], data.eval["label"], data.test["label"]
+        data = load_food101(images_folder, train_examples=100, validation_fraction=0.2, test_examples=50, seed=seed)
+        return data.train["label"], data.validation["label"], data.test["label"]
 
     assert labels(0) == labels(0)
     assert labels(0) != labels(1)
@@ -72,19 +72,19 @@ def test_loading_a_local_folder_leaves_datasets_progress_bars_as_they_were(image
     from datasets.utils import are_progress_bars_disabled
 
     before = are_progress_bars_disabled()
-    load_food101(images_folder, train_examples=20, eval_fraction=0.5, test_examples=10, seed=0)
+    load_food101(images_folder, train_examples=20, validation_fraction=0.5, test_examples=10, seed=0)
     assert are_progress_bars_disabled() == before
 
 
 def test_loader_errors_are_clear(tmp_path, images_folder):
     with pytest.raises(DataError, match="does not exist"):
-        load_food101("/no/such/folder", train_examples=0, eval_fraction=0.1, test_examples=0, seed=0)
-    with pytest.raises(DataError, match="eval_fraction must be in"):
-        load_food101(images_folder, train_examples=0, eval_fraction=0, test_examples=0, seed=0)
+        load_food101("/no/such/folder", train_examples=0, validation_fraction=0.1, test_examples=0, seed=0)
+    with pytest.raises(DataError, match="validation_fraction must be in"):
+        load_food101(images_folder, train_examples=0, validation_fraction=0, test_examples=0, seed=0)
     (tmp_path / "train.jsonl").write_text(json.dumps({"text": "soup", "label": 0}) + "\n")
     (tmp_path / "validation.jsonl").write_text(json.dumps({"text": "cake", "label": 1}) + "\n")
     with pytest.raises(DataError, match="has no column 'image'"):
-        load_food101(str(tmp_path), train_examples=0, eval_fraction=0.5, test_examples=0, seed=0)
+        load_food101(str(tmp_path), train_examples=0, validation_fraction=0.5, test_examples=0, seed=0)
 
 
 # ---------------------------------------------------------------------------------------------

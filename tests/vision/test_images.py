@@ -1,4 +1,4 @@
-"""hwutils.vision.images: transforms from an image processor, batching, predict(), LoRA sizes."""
+"""hwutils.vision.images: transforms from an image processor, batching, predict()."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
 
 from hwutils.vision import images as vision
 from hwutils.core.errors import ConfigError, DataError
-from hwutils.core.models import count_parameters, on_meta_device
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.5)
 NAMES = ["apple_pie", "beignets", "bibimbap", "dumplings", "pizza", "ramen", "sushi"]
@@ -81,6 +80,13 @@ def test_eval_transform_equals_the_processor_on_an_image_of_the_model_size(trans
     image = random_image(32, 32, seed=3)
     reference = processor(image, return_tensors="pt")["pixel_values"][0]
     assert torch.allclose(transforms.eval(image), reference, atol=1e-5)
+
+
+def test_to_picture_undoes_the_normalisation(transforms):
+    colour = (100, 150, 200)
+    picture = transforms.to_picture(transforms.eval(Image.new("RGB", (40, 40), colour)))
+    assert picture.shape == (32, 32, 3)
+    np.testing.assert_allclose(picture, np.broadcast_to(np.array(colour) / 255, picture.shape), atol=1e-5)
 
 
 def test_greyscale_images_become_three_channels(transforms):
@@ -193,38 +199,3 @@ def test_load_image_from_a_url(monkeypatch):
     monkeypatch.setattr(requests, "get", offline)
     with pytest.raises(DataError, match="could not download the image"):
         vision.load_image("https://example.org/dish.png")
-
-
-# ---------------------------------------------------------------------------------------------
-# LoRA parameter formula
-# ---------------------------------------------------------------------------------------------
-
-
-def lora_trainable(model, targets, rank):
-    from peft import LoraConfig, get_peft_model
-
-    peft_model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=rank, target_modules=list(targets),
-                                                  modules_to_save=["classifier"]))
-    return count_parameters(peft_model).trainable
-
-
-def test_lora_formula_gives_the_reference_count_for_vit_base_with_101_classes():
-    config = ViTConfig(num_labels=101)  # the defaults are vit-base-patch16-224
-    analytic = vision.vit_lora_trainable_parameters(config, 16, ["query", "value"], 101)
-    assert analytic == {"lora": 589_824, "head": 77_669, "total": 667_493}
-    model = on_meta_device(ViTForImageClassification, config)
-    assert count_parameters(model).total == 85_876_325
-    assert lora_trainable(model, ["query", "value"], 16) == 667_493
-
-
-@pytest.mark.parametrize("targets, rank", [(["query", "value"], 4), (["query", "key", "value"], 8), (["value"], 2)])
-def test_lora_formula_matches_peft_on_a_small_vit(targets, rank):
-    config = ViTConfig(image_size=32, patch_size=8, hidden_size=48, num_hidden_layers=3, num_attention_heads=4,
-                       intermediate_size=96, num_labels=5)
-    analytic = vision.vit_lora_trainable_parameters(config, rank, targets, 5)
-    assert analytic["total"] == lora_trainable(ViTForImageClassification(config), targets, rank)
-
-
-def test_lora_formula_refuses_modules_it_does_not_cover():
-    with pytest.raises(ConfigError, match="query, key, value"):
-        vision.vit_lora_trainable_parameters(ViTConfig(), 8, ["query", "dense"], 10)
