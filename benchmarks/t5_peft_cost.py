@@ -3,15 +3,16 @@
     PYTHONPATH=. python benchmarks/t5_peft_cost.py [--steps 6] [--batch 8] [--length 256] [--threads N]
 
 t5-small is built from its configuration (``fixture:t5_small_config``) with random weights, so
-nothing is downloaded. The ten set-ups are notebook 01's own: ``hwutils.t5_peft.methods.method_table``
+nothing is downloaded. The set-ups are notebook 01's own: ``hwutils.t5_peft.methods.method_table``
 builds them from the settings of ``hwutils/settings/01_t5_imdb.toml`` (profile ``--profile``,
 ``full`` by default: t5-small's hyper-parameters and learning rates), so the benchmark and the
 notebook cannot drift apart. The soft prompts' initial tokens come from the smoke profile's fixture
 tokenizer (t5-small's own is on the Hub); a step's cost does not depend on those values. For full
-fine-tuning and each of the nine PEFT runs (soft prompt, bottleneck adapter and LoRA, each from
-scratch, with peft / adapters and with opendelta), one fresh process builds the model, applies the
-method and times AdamW training steps on a batch of ``--batch`` inputs of ``--length`` tokens
-(target: 2 tokens, as in the notebook). Each method runs in
+fine-tuning, each of the nine PEFT runs (soft prompt, bottleneck adapter and LoRA, each from
+scratch, with peft / adapters and with opendelta) and the random-init prompt ablation, one fresh
+process builds the model, applies the method and times AdamW training steps on a batch of
+``--batch`` inputs of ``--length`` tokens (target: 2 tokens, as in the notebook), in float32 (the
+full profile's ``precision``). Each method runs in
 its own process so that its peak memory (the process's peak resident set, minus what the
 interpreter and the frozen model take before training starts) is its own. Finally, the inference
 latency of a LoRA model merged into its weights is compared with the base model's, and the step
@@ -178,10 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=["full", "smoke"], default="full",
                         help="whose hyper-parameters and learning rates (notebook 01's settings file)")
     parser.add_argument("--methods", nargs="*", default=None,
-                        help="training set-ups to measure, by results key (default: all ten; none: only the LoRA comparisons)")
+                        help="training set-ups to measure, by results key (default: all; none: only the LoRA comparisons)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench")
     args = parser.parse_args(argv)
-    # all ten by default; unknown keys fail here, with the valid ones
+    # all set-ups by default; unknown keys fail here, with the valid ones
     args.methods = list(notebook_methods(args.profile, args.methods))
 
     context = multiprocessing.get_context("spawn")

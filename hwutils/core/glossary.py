@@ -54,6 +54,9 @@ SHARED: dict[str, str] = {
     "lora_dropout": "dropout on LoRA's input",
     "lora_targets": "names of the linear layers LoRA wraps (e.g. query and value projections)",
     "prompt_tokens": "virtual tokens of a soft prompt",
+    # prompting
+    "label_words": "the word that stands for each label, in label order (scored as the answer)",
+    "content_free_inputs": "inputs with no content (\"N/A\", \"\"), whose label scores calibrate a prompt",
     # reading results
     "top_k": "k of top-k accuracy",
 }

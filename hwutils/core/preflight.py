@@ -11,7 +11,8 @@ meta tensors, and what trains. From these, for each GPU:
 * **activations**: the tensors autograd saves for the backward pass, counted exactly during one
   forward pass on the meta device (``torch.autograd.graph.saved_tensors_hooks``), halved where
   the GPU computes in bf16/fp16; with gradient checkpointing, the layer inputs plus one layer
-  recomputed; plus the largest saved tensor once more for its gradient;
+  recomputed; plus the largest saved tensor once more for its gradient. An inference pass keeps
+  nothing for a backward pass: three times its largest intermediate tensor;
 * **time**: the FLOPs of one training step counted on the meta device
   (``torch.utils.flop_counter``), times the steps, over the GPU's peak throughput at an assumed
   utilisation (:data:`UTILISATION`): an estimate, and said to be one.
@@ -23,8 +24,9 @@ is never blocked. ``benchmarks/preflight_accuracy.py`` checks the estimate again
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,6 +115,7 @@ class Measure:
     largest_saved: int
     step_flops: float  # one forward + backward (training) or forward (inference)
     saved_with_checkpointing: int = 0
+    largest_output: int = 0  # bytes of the largest tensor an inference pass produces
 
 
 @dataclass
@@ -157,8 +160,30 @@ def _default_loss(model: nn.Module, batch: Any) -> torch.Tensor:
     return loss if loss.dim() == 0 else loss.float().mean()
 
 
+@contextlib.contextmanager
+def meta_autocast() -> Iterator[None]:
+    """Let models that switch autocast off inside their forward pass (Llama's and Qwen's rotary
+    embeddings do, for the input's device type) run on the meta device, where ``torch.autocast``
+    refuses the device type "meta": there, and only there, the switch becomes a no-op."""
+    real = torch.autocast
+
+    def autocast(device_type: str, *args: Any, **kwargs: Any):
+        return contextlib.nullcontext() if device_type == "meta" else real(device_type, *args, **kwargs)
+
+    torch.autocast = autocast  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        torch.autocast = real  # type: ignore[misc]
+
+
 def measure(workload: Workload) -> Measure:
     """Count parameters, saved activations and FLOPs of ``workload`` on the meta device."""
+    with meta_autocast():
+        return _measure(workload)
+
+
+def _measure(workload: Workload) -> Measure:
     from torch.utils.flop_counter import FlopCounterMode
 
     model = workload.build()
@@ -188,14 +213,32 @@ def measure(workload: Workload) -> Measure:
 
     float32, other, largest = saved_bytes(False) if workload.training else (0, 0, 0)
     with_checkpointing = sum(saved_bytes(True)[:2]) if workload.training and workload.gradient_checkpointing else 0
+    outputs = _LargestOutput()
     with FlopCounterMode(display=False) as counter:
         if workload.training:
             loss_fn(model, workload.batch()).backward()
         else:
-            with torch.no_grad():
+            with torch.no_grad(), outputs:
                 loss_fn(model, workload.batch())
     return Measure(sum(p.numel() for p in parameters), sum(p.numel() for p in parameters if p.requires_grad),
-                   float32, other, largest, float(counter.get_total_flops()), with_checkpointing)
+                   float32, other, largest, float(counter.get_total_flops()), with_checkpointing, outputs.largest)
+
+
+class _LargestOutput(torch.utils._python_dispatch.TorchDispatchMode):
+    """Records the largest tensor any operation produces (an inference pass holds little else at once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if any(r.alias_info is not None for r in func._schema.returns):  # a view (a transpose, a slice) allocates nothing
+            return out
+        for tensor in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(tensor, torch.Tensor):
+                self.largest = max(self.largest, tensor.numel() * tensor.element_size())
+        return out
 
 
 def estimate(workload: Workload, gpu: GPU, measured: Measure | None = None) -> Estimate:
@@ -207,12 +250,15 @@ def estimate(workload: Workload, gpu: GPU, measured: Measure | None = None) -> E
     half = precision != "float32"
     scale = 0.5 if half else 1.0  # autocast runs matmuls in half precision: their saved inputs and outputs halve
     notes = []
-    weights = (m.parameters - m.trainable) * workload.frozen_bytes_per_parameter + m.trainable * 4.0
+    if workload.training:  # trainable parameters stay float32 (the optimizer updates them); frozen ones as stored
+        weights = (m.parameters - m.trainable) * workload.frozen_bytes_per_parameter + m.trainable * 4.0
+    else:  # inference: every parameter as stored
+        weights = m.parameters * workload.frozen_bytes_per_parameter
     gradients = m.trainable * 4.0 if workload.training else 0.0
     optimizer = m.trainable * OPTIMIZER_STATE_BYTES[workload.optimizer] if workload.training else 0.0
     full_activations = m.saved_float32 * scale + m.saved_other
-    if not workload.training:
-        activations = 0.0
+    if not workload.training:  # the largest intermediate, its input and one temporary
+        activations = 3.0 * m.largest_output * (scale if half else 1.0)
     elif workload.gradient_checkpointing and workload.layers:
         kept = m.saved_with_checkpointing * scale
         activations = kept + max(full_activations - kept, 0) / workload.layers

@@ -7,7 +7,8 @@ every item of a list). Rules come from two places:
 * :data:`GENERAL_RULES`: what a setting name means everywhere (from the glossary's vocabulary:
   every ``<method>_lr`` is above 0, every batch size at least 1, every fraction in (0, 1], ...);
 * a notebook's ``[valid]`` table in its settings file, for what only it knows
-  (``prompt_shots = { min_items = 1, each = { min = 0, max = 8 } }``).
+  (``prompt_shots = { min_items = 1, each = { min = 0, max = 8 } }``); it replaces the general
+  rule of the same name.
 
 >>> check_value("lora_r", 0, {"min": 1})
 "setting 'lora_r' = 0 is not valid: it must be at least 1"
@@ -90,12 +91,12 @@ def check_value(name: str, value: Any, rule: Rule) -> str | None:
 
 
 def problems(values: Mapping[str, Any], notebook_rules: Mapping[str, Rule]) -> list[str]:
-    """Every setting of ``values`` that breaks its notebook rule or its general rule."""
+    """Every setting of ``values`` that breaks its rule: the notebook's own where it has one (it
+    replaces the general rule, e.g. a notebook where 0 means "automatic"), else the general rule."""
     found = []
     for name, value in values.items():
-        for rule in (notebook_rules.get(name), general_rule(name)):
-            problem = check_value(name, value, rule) if rule else None
-            if problem:
-                found.append(problem)
-                break
+        rule = notebook_rules.get(name) or general_rule(name)
+        problem = check_value(name, value, rule) if rule else None
+        if problem:
+            found.append(problem)
     return found

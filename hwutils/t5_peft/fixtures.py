@@ -5,13 +5,13 @@
   that ``AutoTokenizer`` / ``T5ForConditionalGeneration.from_pretrained(folder)`` load them exactly
   as they load ``t5-small`` from the Hub. While the fixture is built, the model is briefly
   pre-trained as a *prefix language model* (T5's "prefix LM" objective: the encoder reads the start
-  of a text, the decoder writes its continuation) on fixture text: the sentences of
-  ``fixture_sentences()`` and short movie reviews that end with a verdict sentence such as
-  "Verdict: positive." (as reviews with star ratings do on the web), with the one pre-training loop
-  of every fixture model (:func:`hwutils.core.fixtures.pretraining.pretrain`). It therefore knows the label
-  words and how reviews relate to them, the way a real checkpoint does, but it has never seen the
-  notebook's task format ``"sentiment: <review>"`` -> ``positive``/``negative``; the notebook
-  measures its zero-shot accuracy on that format before any fine-tuning.
+  of a text, the decoder writes its continuation) on **generic fixture text** only: the sentences of
+  ``fixture_sentences()`` (reviews and premise/hypothesis pairs) and more reviews, as plain text,
+  with the one pre-training loop of every fixture model
+  (:func:`hwutils.core.fixtures.pretraining.pretrain`). It never reads a label, a verdict or the
+  label words: its tokenizer holds "positive" and "negative" as whole words (as t5-small's does),
+  but the model has never been trained to write them. Whatever the notebook's methods reach above
+  chance on ``"sentiment: <review>"`` -> ``positive``/``negative`` is their own training's doing.
 * ``t5_small_config``: the ``config.json`` of ``t5-small`` (values copied from the Hub's
   ``google-t5/t5-small/config.json``), so the real architecture can be built on the meta device and
   its parameters counted without network access.
@@ -53,32 +53,42 @@ T5_SMALL_CONFIG = {
 TINY_T5 = {"d_model": 64, "d_ff": 128, "d_kv": 16, "num_heads": 4, "num_layers": 2, "num_decoder_layers": 2,
            "dropout_rate": 0.0, "feed_forward_proj": "relu", "relative_attention_num_buckets": 16}
 SPECIAL_TOKENS = ["<pad>", "</s>", "<unk>"]  # ids 0, 1, 2 as in T5's vocabulary
-VERDICTS = ["Verdict: {word}.", "Overall: {word}.", "My rating: {word}.", "In short, {word}."]
-LABEL_WORDS = ("negative", "positive")  # the verdict words, by sentiment label (0 = negative)
+LABEL_WORDS = ("negative", "positive")  # notebook 01's label words: whole tokens of the vocabulary, never in the text
 VOCAB_SIZE = 512
-# Pre-training by hwutils.core.fixtures.pretraining.pretrain (AdamW, one-cycle schedule: its peak
-# learning rate is reached after 12 warm-up steps and decays to ~0 by the last step).
-PRETRAIN = {"reviews_with_verdict": 1500, "steps": 120, "batch_size": 32, "lr": 1e-2,
-            "max_source_length": 48, "max_target_length": 12}
+# Pre-training by hwutils.core.fixtures.pretraining.pretrain (AdamW, one-cycle schedule: the peak
+# learning rate is reached after 10% of the steps and decays to ~0 by the last step). The peak rate
+# was chosen among 1e-3, 3e-3 and 1e-2 (600 steps each) by the prefix-LM loss on held-out fixture
+# text (1.67, 1.06, 1.17): a criterion of the pre-training itself, not of the notebook's results.
+PRETRAIN = {"extra_reviews": 1500, "steps": 600, "batch_size": 32, "lr": 3e-3, "max_source_length": 48,
+            "max_target_length": 12, "held_out_texts": 400, "held_out_batches": 6}
 
 
-def reviews_with_verdict(n: int, seed: int) -> list[str]:
-    """Fixture movie reviews, each ending with a verdict sentence naming its sentiment."""
+def plain_reviews(n: int, seed: int) -> list[str]:
+    """``n`` fixture movie reviews as plain text (each says its opinion; no label is kept)."""
     from hwutils.core.fixtures.text_datasets import sentiment_review
 
     rng = random.Random(seed)
-    reviews = []
-    for _ in range(n):
-        label = rng.randint(0, 1)
-        reviews.append(f"{sentiment_review(label, rng)} {rng.choice(VERDICTS).format(word=LABEL_WORDS[label])}")
-    return reviews
+    return [sentiment_review(rng.randint(0, 1), rng) for _ in range(n)]
 
 
 def pretraining_texts(seed: int = 0) -> list[str]:
-    """The tiny T5's pre-training text: fixture sentences and reviews with a verdict."""
+    """The tiny T5's pre-training text: fixture sentences and more reviews, nothing else."""
     from hwutils.core.fixtures.text_datasets import fixture_sentences
 
-    return fixture_sentences(seed=seed) + reviews_with_verdict(PRETRAIN["reviews_with_verdict"], seed + 1)
+    return fixture_sentences(seed=seed) + plain_reviews(PRETRAIN["extra_reviews"], seed + 1)
+
+
+def held_out_texts(seed: int = 99) -> list[str]:
+    """Fixture sentences drawn with another seed, to measure the pre-training's held-out loss."""
+    from hwutils.core.fixtures.text_datasets import fixture_sentences
+
+    return fixture_sentences(n=PRETRAIN["held_out_texts"], seed=seed)
+
+
+def tokenizer_texts(texts: list[str]) -> list[str]:
+    """What the tokenizer is trained on: the pre-training text plus the label words, repeated so that
+    byte-pair merges make each a whole token (the model itself never reads these lines)."""
+    return texts + [" ".join(LABEL_WORDS)] * 100
 
 
 def train_t5_tokenizer(texts: list[str], vocab_size: int):
@@ -110,15 +120,11 @@ def train_t5_tokenizer(texts: list[str], vocab_size: int):
 
 def prefix_lm_example(text: str, generator) -> tuple[str, str]:
     """T5's prefix-LM objective: (start of a text, its continuation), split at a random word drawn
-    with the torch ``generator``. A review with a verdict is split just before the verdict word half
-    of the time."""
+    with the torch ``generator``."""
     import torch
 
     words = text.split()
-    if words[-1].rstrip(".") in LABEL_WORDS and torch.rand(1, generator=generator).item() < 0.5:
-        cut = len(words) - 1
-    else:
-        cut = int(torch.randint(1, len(words), (1,), generator=generator))
+    cut = int(torch.randint(1, len(words), (1,), generator=generator))
     return " ".join(words[:cut]), " ".join(words[cut:])
 
 
@@ -145,9 +151,22 @@ def seq2seq_loss(model, batch):
     return model(**batch).loss
 
 
-@fixture("t5_tiny", version=2)
+def held_out_loss(model, tokenizer) -> float:
+    """Mean prefix-LM loss on :func:`held_out_texts` (fixed cuts, seeded): how well pre-training went."""
+    import torch
+
+    next_batch = prefix_lm_batches(tokenizer, held_out_texts(), 64, PRETRAIN["max_source_length"],
+                                   PRETRAIN["max_target_length"])
+    generator = torch.Generator().manual_seed(5)
+    model.eval()
+    with torch.no_grad():
+        losses = [seq2seq_loss(model, next_batch(generator)).item() for _ in range(PRETRAIN["held_out_batches"])]
+    return sum(losses) / len(losses)
+
+
+@fixture("t5_tiny", version=3)
 def build_t5_tiny(folder: Path) -> None:
-    """A tiny T5 (2+2 layers, d_model 64) and its BPE tokenizer, briefly pre-trained on fixture text."""
+    """A tiny T5 (2+2 layers, d_model 64) and its BPE tokenizer, briefly pre-trained on generic fixture text."""
     import json
 
     import torch
@@ -156,7 +175,7 @@ def build_t5_tiny(folder: Path) -> None:
     from hwutils.core.fixtures.pretraining import pretrain
 
     texts = pretraining_texts(seed=0)
-    tokenizer = train_t5_tokenizer(texts, VOCAB_SIZE)
+    tokenizer = train_t5_tokenizer(tokenizer_texts(texts), VOCAB_SIZE)
     for word in LABEL_WORDS:  # the notebooks score label words by their first token: keep them whole
         assert len(tokenizer(word, add_special_tokens=False).input_ids) == 1, f"{word!r} is not one token"
     config = T5Config(vocab_size=len(tokenizer), pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, **TINY_T5)
@@ -166,11 +185,13 @@ def build_t5_tiny(folder: Path) -> None:
         torch.manual_seed(0)
         model = T5ForConditionalGeneration(config)
         losses = pretrain(model, next_batch, seq2seq_loss, steps=PRETRAIN["steps"], lr=PRETRAIN["lr"], seed=0)
+        held_out = held_out_loss(model, tokenizer)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     (folder / "pretraining.json").write_text(json.dumps(
-        {"objective": "prefix language modelling", **PRETRAIN, "texts": len(texts),
-         "first_loss": losses[0], "last_loss": sum(losses[-20:]) / 20}, indent=2))
+        {"objective": "prefix language modelling on generic fixture text (no labels, no verdicts)", **PRETRAIN,
+         "texts": len(texts), "first_loss": losses[0], "last_loss": sum(losses[-20:]) / 20,
+         "held_out_loss": held_out}, indent=2))
 
 
 @fixture("t5_small_config", version=1)

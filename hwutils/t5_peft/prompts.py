@@ -3,8 +3,10 @@
 The frozen model's encoder normally reads the embeddings of the input tokens. Prompt tuning
 prepends ``n`` extra vectors, the only trainable parameters, and extends the attention mask so
 that every real token can attend to them. They start as the embeddings of real vocabulary tokens
-(the tokens of an initialisation text, repeated or cut to ``n``, as peft's ``TEXT`` init does),
-which trains far better than random vectors far from anything the model has seen.
+(the tokens of an initialisation text, repeated or cut to ``n``, as peft's ``TEXT`` init does), or,
+for comparison, as random vectors (:func:`add_random_soft_prompt`). Lester et al. (2021) compared
+such initialisations and found that they matter for small models and hardly at all at 11B
+parameters; notebook 01 measures the difference on its own model.
 """
 
 from __future__ import annotations
@@ -85,6 +87,19 @@ def add_soft_prompt(model: nn.Module, config: PromptConfig, init_ids: Sequence[i
     """Freeze ``model`` and wrap it with ``config.num_virtual_tokens`` virtual tokens initialised from
     the embeddings of ``init_ids`` (see :func:`init_token_ids`)."""
     return SoftPromptModel(model, config, init_ids)
+
+
+RANDOM_INIT_RANGE = 0.5  # random prompts are drawn uniformly from [-0.5, 0.5]
+
+
+def add_random_soft_prompt(model: nn.Module, config: PromptConfig) -> SoftPromptModel:
+    """Like :func:`add_soft_prompt`, but the virtual tokens start as random vectors drawn uniformly
+    from ``[-RANDOM_INIT_RANGE, RANDOM_INIT_RANGE]`` (torch's global generator: seed it first),
+    not as the embeddings of any token."""
+    wrapped = SoftPromptModel(model, config, init_ids=[0] * config.num_virtual_tokens)
+    with torch.no_grad():
+        wrapped.prompt_embeddings.uniform_(-RANDOM_INIT_RANGE, RANDOM_INIT_RANGE)
+    return wrapped
 
 
 def count_parameters(model_config, config: PromptConfig) -> int:

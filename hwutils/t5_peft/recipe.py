@@ -2,8 +2,19 @@
 method is measured (test accuracy, free generation, merging LoRA, reloading saved weights).
 
 :func:`train_method` is the whole life of one method in the notebook: a freshly loaded pre-trained
-T5, the method applied (:mod:`hwutils.t5_peft.methods`), the shared training loop, the test
-evaluation, the weight file of a from-scratch method, and the record in ``results.json``.
+T5, the method applied (:mod:`hwutils.t5_peft.methods`), the shared training loop with its
+checkpoints, the test evaluation, the weight file of a from-scratch method, and the record in
+``results.json``.
+
+**Resuming.** Eleven runs take about an hour on a T4, and a free Colab or Kaggle session can drop
+at any time. Each run saves its training state (model, optimizer, schedule, random generators, the
+batch stream's position, the logs) to ``OUTPUT_DIR/checkpoints/<method>.pt`` every
+``checkpoint_every`` steps (:class:`hwutils.core.training.Checkpointer`); a rerun in the same
+``OUTPUT_DIR`` continues from there and ends with the same weights as an uninterrupted run. A
+finished run keeps only what the rest of the notebook needs, its trained parameters and logs
+(``<method>.finished.pt``: the optimizer's state is deleted), and a rerun reuses it without
+training. Either file is used only if it was written for the same settings and the same versions
+of the code (the checkpoint's fingerprint); otherwise the run starts over and says why.
 """
 
 from __future__ import annotations
@@ -11,7 +22,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +34,12 @@ from hwutils.core import metrics
 from hwutils.core.data.imdb import load_imdb
 from hwutils.core.display import percent, show_markdown
 from hwutils.core.models import ParameterCount, count_parameters, from_pretrained
+from hwutils.core.precision import Precision
 from hwutils.core.run import Run
-from hwutils.core.training import TrainResult, seed_everything, train
+from hwutils.core.training import Checkpointer, RunStats, TrainResult, seed_everything, train
 from hwutils.t5_peft import lora, text2text
 from hwutils.t5_peft.methods import Method
+from hwutils.t5_peft.weights import load_exactly
 
 SCORED_EXAMPLES = 8  # test reviews whose first-step scores are kept, to compare reloaded weights with
 
@@ -39,7 +52,8 @@ def load_reviews(settings: Mapping[str, Any], seed: int) -> dict[str, Any]:
     ``train_examples + validation_examples`` training reviews (validation first), and the test split
     (``test_examples``, 0 = all of it)."""
     n_validation = settings["validation_examples"]
-    pool = load_imdb(settings["dataset"], "train", n=settings["train_examples"] + n_validation, seed=seed)
+    n_pool = settings["train_examples"] + n_validation if settings["train_examples"] else 0  # 0: the whole split
+    pool = load_imdb(settings["dataset"], "train", n=n_pool, seed=seed)
     return {"train": pool.select(range(n_validation, len(pool))), "validation": pool.select(range(n_validation)),
             "test": load_imdb(settings["dataset"], "test", n=settings["test_examples"], seed=seed)}
 
@@ -100,16 +114,19 @@ def first_test_batch(data: TaskData, size: int, device: torch.device) -> dict[st
     return {k: v.to(device) for k, v in data.test.batch(range(min(size, len(data.test)))).items()}
 
 
-def evaluate(model: nn.Module, tokenizer: Any, data: TaskData, settings: Mapping[str, Any]) -> Evaluation:
-    """Test accuracy and macro-F1 by first-step scores, and the greedy-generation cross-check."""
+def evaluate(model: nn.Module, tokenizer: Any, data: TaskData, settings: Mapping[str, Any],
+             precision: Precision) -> Evaluation:
+    """Test accuracy and macro-F1 by first-step scores, and the greedy-generation cross-check, computed
+    in the run's ``precision`` (as training is)."""
     model.eval()
     start_id = model.config.decoder_start_token_id
-    predictions = text2text.predict(model, data.test, data.label_ids, start_id, settings["eval_batch_size"])
+    with precision.autocast():
+        predictions = text2text.predict(model, data.test, data.label_ids, start_id, settings["eval_batch_size"])
+        generation = text2text.generation_check(model, tokenizer, data.test, data.task, predictions,
+                                                settings["generate_examples"])
+        batch = first_test_batch(data, SCORED_EXAMPLES, next(model.parameters()).device)
+        scores = text2text.label_scores(model, batch, data.label_ids, start_id).float().cpu()
     summary = metrics.classification_summary(data.test.labels, predictions, [0, 1])
-    generation = text2text.generation_check(model, tokenizer, data.test, data.task, predictions,
-                                            settings["generate_examples"])
-    batch = first_test_batch(data, SCORED_EXAMPLES, next(model.parameters()).device)
-    scores = text2text.label_scores(model, batch, data.label_ids, start_id).cpu()
     return Evaluation(summary["accuracy"], summary["macro_f1"], predictions, generation, scores)
 
 
@@ -117,8 +134,10 @@ def evaluate(model: nn.Module, tokenizer: Any, data: TaskData, settings: Mapping
 
 
 def warmup_then_decay(step: int, warmup_steps: int, max_steps: int) -> float:
-    """Learning-rate factor: linear warm-up over ``warmup_steps``, then linear decay to zero at ``max_steps``."""
-    return min(1.0, (step + 1) / warmup_steps) * max(0.0, 1 - step / max_steps)
+    """Learning-rate factor: linear warm-up over ``warmup_steps`` (none for 0), then linear decay to
+    zero at ``max_steps``."""
+    warmup = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
+    return warmup * max(0.0, 1 - step / max_steps)
 
 
 @dataclass
@@ -152,41 +171,111 @@ class MethodOutcome:
                 "final_val_accuracy": self.training.evals[-1]["val_accuracy"]}
 
 
+# Settings that do not change what a run computes, left out of its checkpoint's fingerprint.
+NOT_IN_FINGERPRINT = ("device", "threads", "preflight", "checkpoint_every", "eval_batch_size", "test_examples",
+                      "generate_examples", "reference_config")
+
+
+class StreamCheckpointer(Checkpointer):
+    """A :class:`~hwutils.core.training.Checkpointer` that also moves the batch stream to the step it
+    resumes from (the stream's whole state is its position: :class:`~hwutils.t5_peft.text2text.BatchStream`)."""
+
+    def __init__(self, path: Path, every: int, fingerprint: Mapping[str, Any], stream: text2text.BatchStream):
+        super().__init__(path, every, fingerprint)
+        self.stream = stream
+
+    def load(self) -> dict[str, Any] | None:
+        state = super().load()
+        self.stream.position = int(state["step"]) if state is not None else 0
+        return state
+
+
+@dataclass
+class RunFiles:
+    """Where one method's run keeps its state: the training checkpoint, then the finished run."""
+
+    in_progress: Checkpointer
+    finished: Checkpointer
+
+    @classmethod
+    def of(cls, run: Run, method: Method, stream: text2text.BatchStream) -> RunFiles:
+        settings = {k: v for k, v in run.settings.as_dict().items() if k not in NOT_IN_FINGERPRINT}
+        fingerprint = {"method": method.key, "lr": method.lr, "seed": run.seed, "precision": run.precision.name,
+                       "settings": settings}
+        folder = run.output_dir / "checkpoints"
+        return cls(StreamCheckpointer(folder / f"{method.key}.pt", run.settings.checkpoint_every, fingerprint, stream),
+                   Checkpointer(folder / f"{method.key}.finished.pt", 0, fingerprint))
+
+
+def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of the parameters a method trains (all of them for full fine-tuning)."""
+    return {name: p.detach().cpu().clone() for name, p in model.named_parameters() if p.requires_grad}
+
+
+def train_or_reuse(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, stream: text2text.BatchStream,
+                   files: RunFiles, run: Run, method: Method, evaluate: Any) -> TrainResult:
+    """Reuse a finished run (its trained parameters into ``model``), or train, resuming from the
+    training checkpoint if there is one; a run that finishes keeps only its parameters and logs."""
+    settings = run.settings
+    finished = files.finished.load()
+    if finished is not None:
+        load_exactly(model, finished["parameters"], files.finished.path)
+        files.in_progress.path.unlink(missing_ok=True)  # left over if a session ended between the two writes
+        return TrainResult(list(finished["losses"]), list(finished["evals"]), RunStats(**finished["stats"]),
+                           resumed_from_step=settings.max_steps)
+    training = train(model, optimizer, stream, text2text.seq2seq_loss, steps=settings.max_steps, scheduler=scheduler,
+                     evaluate=evaluate, eval_every=settings.eval_every, max_grad_norm=settings.max_grad_norm,
+                     checkpoint=files.in_progress, desc=method.key, precision=run.precision)
+    files.finished.save({"parameters": trainable_state(model), "losses": training.losses, "evals": training.evals,
+                         "stats": asdict(training.stats)})
+    files.in_progress.path.unlink(missing_ok=True)  # the optimizer's state is no longer needed
+    return training
+
+
 def train_method(run: Run, method: Method, tokenizer: Any, data: TaskData) -> MethodOutcome:
     """Apply ``method`` to a fresh pre-trained T5 and train it with the shared recipe (AdamW on the
     trainable parameters only, warm-up then linear decay, clipping, the same batches for every
-    method), evaluate it on the test split, save a from-scratch method's weights, and record it."""
+    method, checkpoints to resume from), evaluate it on the test split, save a from-scratch
+    method's weights, and record it."""
     settings = run.settings
     model = method.build(pretrained_t5(settings.model, run.seed)).to(run.device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=method.lr, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: warmup_then_decay(step, settings.warmup_steps, settings.max_steps))
+    stream = text2text.BatchStream(data.train, settings.batch_size, run.seed)
 
     def validation() -> dict[str, float]:
         start_id = model.config.decoder_start_token_id
-        return {"val_accuracy": text2text.accuracy(model, data.validation, data.label_ids, start_id,
-                                                   settings.eval_batch_size)}
+        with run.precision.autocast():
+            return {"val_accuracy": text2text.accuracy(model, data.validation, data.label_ids, start_id,
+                                                       settings.eval_batch_size)}
 
-    training = train(model, optimizer, text2text.batch_stream(data.train, settings.batch_size, run.seed),
-                     text2text.seq2seq_loss, steps=settings.max_steps, scheduler=scheduler, evaluate=validation,
-                     eval_every=settings.eval_every, max_grad_norm=settings.max_grad_norm, desc=method.key)
-    outcome = MethodOutcome(method, training, evaluate(model, tokenizer, data, settings), count_parameters(model))
+    training = train_or_reuse(model, optimizer, scheduler, stream, RunFiles.of(run, method, stream), run, method,
+                              validation)
+    outcome = MethodOutcome(method, training, evaluate(model, tokenizer, data, settings, run.precision),
+                            count_parameters(model))
     if method.weights is not None:
-        outcome.weights_file = method.weights.save(model, run.output_dir / f"{method.key}.pt")
+        outcome.weights_file = method.weights.save(model, run.output_dir / method.weights_file)
     run.record(method.key, outcome.metrics(), trainable_parameters=outcome.trainable,
                total_parameters=outcome.parameters.total, stats=training.stats, family=method.family,
-               implementation=method.implementation, lr=method.lr, generation_check=outcome.evaluation.generation,
+               implementation=method.implementation, variant=method.variant, lr=method.lr,
+               resumed_from_step=training.resumed_from_step, generation_check=outcome.evaluation.generation,
                val_curve=training.evals)
     return outcome
 
 
 def describe_outcome(outcome: MethodOutcome) -> str:
-    """One markdown line: accuracy, size, loss and time of a trained method."""
+    """One markdown line: accuracy, size, loss and time of a trained method, and what a rerun reused."""
+    training, steps = outcome.training, outcome.training.stats.steps
+    resumed = training.resumed_from_step
+    reuse = ("" if resumed == 0 else
+             f" Reused the finished run saved in `checkpoints/` ({steps} steps, no training now)."
+             if resumed >= steps else f" Resumed from the checkpoint at step {resumed} of {steps}.")
     return (f"**{outcome.method.key}**: test accuracy **{percent(outcome.accuracy)}**, {outcome.trainable:,} trainable "
             f"parameters ({percent(outcome.parameters.trainable_share, 3)}), training loss "
             f"{outcome.loss_window(last=False):.3f} → {outcome.loss_window(last=True):.3f}, "
-            f"{outcome.training.stats.wall_time_s:.1f} s.")
+            f"{training.stats.wall_time_s:.1f} s.{reuse}")
 
 
 def train_family(run: Run, table: Mapping[str, Method], family: str, tokenizer: Any,
@@ -231,13 +320,16 @@ def merge_check(model: nn.Module, data: TaskData, batch_size: int) -> dict[str, 
 
 
 def reload_check(outcome: MethodOutcome, settings: Mapping[str, Any], seed: int, data: TaskData,
-                 device: torch.device) -> dict[str, Any]:
+                 device: torch.device, precision: Precision) -> dict[str, Any]:
     """Load a from-scratch method's weight file into a freshly loaded pre-trained model: how far its
-    first-step scores are from the trained model's, and whether its test predictions are the same."""
+    first-step scores are from the trained model's, and whether its test predictions are the same
+    (both computed in the run's ``precision``, as the trained model's were)."""
     model = outcome.method.weights.load(pretrained_t5(settings["model"], seed), outcome.weights_file).to(device).eval()
     start_id = model.config.decoder_start_token_id
-    scores = text2text.label_scores(model, first_test_batch(data, SCORED_EXAMPLES, device), data.label_ids, start_id)
-    predictions = text2text.predict(model, data.test, data.label_ids, start_id, settings["eval_batch_size"])
+    with precision.autocast():
+        scores = text2text.label_scores(model, first_test_batch(data, SCORED_EXAMPLES, device), data.label_ids,
+                                        start_id).float()
+        predictions = text2text.predict(model, data.test, data.label_ids, start_id, settings["eval_batch_size"])
     return {"method": outcome.method.key, "file": outcome.weights_file.name, "bytes": outcome.weights_file.stat().st_size,
             "max_abs_score_difference": float((scores.cpu() - outcome.evaluation.scores).abs().max()),
             "same_test_predictions": bool(np.array_equal(predictions, outcome.evaluation.predictions))}

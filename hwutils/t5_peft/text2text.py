@@ -9,7 +9,7 @@ write anything), and the scores are comparable across methods. :func:`generation
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,19 +80,36 @@ def encode_split(tokenizer, task: TextToTextTask, texts: Sequence[str], labels: 
     return EncodedSplit(sources, targets, np.asarray(labels), tokenizer.pad_token_id)
 
 
-def batch_stream(split: EncodedSplit, batch_size: int, seed: int) -> Callable[[], dict[str, torch.Tensor]]:
-    """``next_batch()`` for :func:`hwutils.core.training.train`: shuffled epochs, the same order for a given seed."""
-    generator = torch.Generator().manual_seed(seed)
-    order: list[int] = []
+class BatchStream:
+    """``next_batch()`` for :func:`hwutils.core.training.train`: endless shuffled epochs of ``split``.
 
-    def next_batch() -> dict[str, torch.Tensor]:
-        nonlocal order
-        if len(order) < batch_size:
-            order += torch.randperm(len(split), generator=generator).tolist()
-        indices, order = order[:batch_size], order[batch_size:]
-        return split.batch(indices)
+    Epoch ``e`` is a permutation drawn from a generator seeded with ``(seed, e)``, and the epochs are
+    read back to back in ``batch_size`` steps, so batch ``k`` depends on the seed and ``k`` alone.
+    ``position`` (batches drawn so far) is all the state there is: a run resumed at step ``k`` sets
+    it to ``k`` and draws exactly the batches an uninterrupted run would have drawn.
+    """
 
-    return next_batch
+    def __init__(self, split: EncodedSplit, batch_size: int, seed: int):
+        self.split, self.batch_size, self.seed = split, batch_size, seed
+        self.position = 0
+        self._orders: dict[int, list[int]] = {}
+
+    def epoch_order(self, epoch: int) -> list[int]:
+        if epoch not in self._orders:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._orders = {epoch: torch.randperm(len(self.split), generator=generator).tolist(),
+                            **{e: o for e, o in self._orders.items() if e == epoch - 1}}  # keep two epochs at most
+        return self._orders[epoch]
+
+    def indices(self, k: int) -> list[int]:
+        """The examples of batch ``k`` (0-based)."""
+        n = len(self.split)
+        return [self.epoch_order(p // n)[p % n] for p in range(k * self.batch_size, (k + 1) * self.batch_size)]
+
+    def __call__(self) -> dict[str, torch.Tensor]:
+        batch = self.split.batch(self.indices(self.position))
+        self.position += 1
+        return batch
 
 
 def seq2seq_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -28,6 +28,21 @@ def test_tiny_t5_loads_like_a_hub_checkpoint_and_knows_the_label_words():
     assert model.lm_head.weight is model.shared.weight, "tied embeddings, like t5-small"
     pretraining = json.loads((folder / "pretraining.json").read_text())
     assert pretraining["last_loss"] < 0.5 * pretraining["first_loss"], "the fixture model was pre-trained"
+    assert pretraining["held_out_loss"] < 0.5 * pretraining["first_loss"], "and it carries over to held-out fixture text"
+
+
+def test_pretraining_text_holds_no_label_no_verdict_and_not_the_notebooks_format():
+    """Issue 13: the tiny T5 reads generic fixture text only; whatever the notebook's methods reach
+    above chance on "sentiment: <review>" -> positive/negative is their own training's doing."""
+    from hwutils.core.profiles import load_settings
+    from hwutils.t5_peft import fixtures
+
+    settings = load_settings("01_t5_imdb", "smoke")
+    texts = fixtures.pretraining_texts(seed=0)
+    words = {word.strip(".,:;!?").lower() for text in texts for word in text.split()}
+    assert not words & set(settings.label_words), "the label words never occur in the pre-training text"
+    assert not any(settings.input_prefix.strip() in text for text in texts)
+    assert not words & {"verdict", "rating", "overall"}
 
 
 def test_t5_small_config_fixture_is_the_real_architecture():
@@ -77,7 +92,7 @@ def test_prefix_lm_batches_come_from_the_seeded_generator_alone():
     state is left alone."""
     from hwutils.t5_peft import fixtures
 
-    texts = fixtures.pretraining_texts(seed=0)[-200:]  # reviews with a verdict
+    texts = fixtures.pretraining_texts(seed=0)[-200:]  # plain reviews
     tokenizer = AutoTokenizer.from_pretrained(fixture_path("t5_tiny"))
     next_batch = fixtures.prefix_lm_batches(tokenizer, texts, batch_size=8, max_source_length=48, max_target_length=12)
     global_state = torch.get_rng_state()
@@ -88,11 +103,11 @@ def test_prefix_lm_batches_come_from_the_seeded_generator_alone():
     assert not torch.equal(first["input_ids"], other["input_ids"])
 
 
-def test_verdicts_are_split_off_before_the_verdict_word_half_of_the_time():
+def test_prefix_lm_examples_split_a_text_into_its_start_and_its_continuation():
     from hwutils.t5_peft import fixtures
 
     generator = torch.Generator().manual_seed(0)
-    text = "The plot was dull. Verdict: negative."
-    targets = [fixtures.prefix_lm_example(text, generator)[1] for _ in range(400)]
-    share = sum(target == "negative." for target in targets) / len(targets)
-    assert 0.5 < share < 0.7  # half of the time, plus the random cuts that land there (1 in 5): 0.6
+    text = "The plot was dull. I saw the sequel first."
+    cuts = [fixtures.prefix_lm_example(text, generator) for _ in range(200)]
+    assert all(f"{start} {rest}" == text and start and rest for start, rest in cuts)
+    assert len({start for start, _ in cuts}) == len(text.split()) - 1, "every cut between two words occurs"

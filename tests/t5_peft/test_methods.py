@@ -1,5 +1,5 @@
-"""hwutils.t5_peft.methods: the ten set-ups of notebook 01, built from the settings, used by the
-notebook and by benchmarks/t5_peft_cost.py."""
+"""hwutils.t5_peft.methods: the set-ups of notebook 01 (ten runs and the random-init ablation), built
+from the settings, used by the notebook, benchmarks/t5_peft_cost.py and the preflight."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from hwutils.t5_peft import adapters, counting, lora, methods, prompts, recipe
 from hwutils.core.fixtures import fixture_path
 
 NAME = "01_t5_imdb"
-KEYS = ["full_ft", "prompt_tuning_scratch", "prompt_tuning_peft", "prompt_tuning_opendelta", "adapter_scratch",
-        "adapter_adapters", "adapter_opendelta", "lora_scratch", "lora_peft", "lora_opendelta"]
+KEYS = ["full_ft", "prompt_tuning_scratch", "prompt_tuning_peft", "prompt_tuning_opendelta", "prompt_tuning_random_init",
+        "adapter_scratch", "adapter_adapters", "adapter_opendelta", "lora_scratch", "lora_peft", "lora_opendelta"]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def smoke(tokenizer):
     return settings, methods.method_table(settings, tokenizer)
 
 
-def test_ten_methods_with_the_learning_rate_of_their_family_from_the_settings(tokenizer):
+def test_eleven_methods_with_the_learning_rate_of_their_family_from_the_settings(tokenizer):
     settings = load_settings(NAME, "smoke", {"lora_lr": 0.125, "adapter_lr": 0.25})
     table = methods.method_table(settings, tokenizer)
     assert list(table) == KEYS
@@ -40,6 +40,7 @@ def test_ten_methods_with_the_learning_rate_of_their_family_from_the_settings(to
         assert key.startswith(method.family) and method.lr == settings[f"{method.family}_lr"], key
     assert {table[k].lr for k in ("lora_scratch", "lora_peft", "lora_opendelta")} == {0.125}
     assert table["adapter_adapters"].lr == 0.25
+    assert [key for key, method in table.items() if method.variant] == ["prompt_tuning_random_init"]
 
 
 def test_hyper_parameters_come_from_the_settings(tokenizer):
@@ -79,10 +80,33 @@ def test_scratch_and_peft_twins_start_from_the_same_values(smoke):
     assert all(torch.equal(a, b) for a, b in zip(lora_a(built["lora_scratch"]), lora_a(built["lora_peft"])))
 
 
-def test_only_the_scratch_methods_have_weight_files(smoke):
+def test_the_random_init_ablation_differs_from_the_text_initialised_prompt_only_in_its_start(smoke):
+    settings, table = smoke
+    text, random = (table[key].build(recipe.pretrained_t5(settings.model, 0))
+                    for key in ("prompt_tuning_scratch", "prompt_tuning_random_init"))
+    assert type(text) is type(random) and text.prompt_config == random.prompt_config
+    embeddings = text.model.get_input_embeddings().weight
+    assert torch.equal(text.prompt_embeddings, embeddings[list(table["prompt_tuning_scratch"].hyper.prompt_init_ids)])
+    assert random.prompt_embeddings.abs().max() <= prompts.RANDOM_INIT_RANGE
+    assert not any(torch.equal(row, e) for row in random.prompt_embeddings for e in embeddings), "not a token's embedding"
+    assert table["prompt_tuning_random_init"].lr == table["prompt_tuning_scratch"].lr
+
+
+def test_only_the_scratch_methods_of_the_ten_runs_have_weight_files_with_the_assignments_names(smoke):
     _, table = smoke
-    assert {key: m.weights for key, m in table.items() if m.weights is not None} == {
-        "prompt_tuning_scratch": prompts.WEIGHTS, "adapter_scratch": adapters.WEIGHTS, "lora_scratch": lora.WEIGHTS}
+    assert {key: (m.weights, m.weights_file) for key, m in table.items() if m.weights is not None} == {
+        "prompt_tuning_scratch": (prompts.WEIGHTS, "prompts.pt"), "adapter_scratch": (adapters.WEIGHTS, "adapter.pt"),
+        "lora_scratch": (lora.WEIGHTS, "lora.pt")}
+
+
+def test_shapes_only_hyper_parameters_need_no_tokenizer_and_build_the_same_sizes(smoke):
+    settings, table = smoke
+    shapes = methods.method_table(settings, None, hyper=methods.HyperParameters.for_shapes(settings))
+    assert list(shapes) == KEYS
+    for key in ("prompt_tuning_peft", "prompt_tuning_scratch", "lora_peft"):
+        built = shapes[key].build(recipe.pretrained_t5(settings.model, 0))
+        assert count_parameters(built).trainable == count_parameters(
+            table[key].build(recipe.pretrained_t5(settings.model, 0))).trainable
 
 
 def test_unknown_method_fails_with_the_valid_ones(tokenizer):

@@ -45,12 +45,26 @@ def test_encoding_truncates_keeps_eos_and_pads_targets_with_minus_100(tokenizer)
 
 def test_batch_stream_covers_every_example_once_per_epoch_and_repeats_with_the_seed(tokenizer):
     split = text2text.encode_split(tokenizer, TASK, [f"review {i}" for i in range(10)], [i % 2 for i in range(10)], 16)
-    stream = text2text.batch_stream(split, 5, seed=3)
+    stream = text2text.BatchStream(split, 5, seed=3)
     first_epoch = [stream()["input_ids"] for _ in range(2)]
     seen = sorted(tokenizer.decode(row, skip_special_tokens=True) for b in first_epoch for row in b)
     assert seen == sorted(f"sentiment: review {i}" for i in range(10))
-    again = text2text.batch_stream(split, 5, seed=3)
+    again = text2text.BatchStream(split, 5, seed=3)
     assert torch.equal(again()["input_ids"], first_epoch[0])
+    assert text2text.BatchStream(split, 5, seed=4).indices(0) != again.indices(0)
+
+
+def test_batch_stream_resumed_at_a_step_draws_what_an_uninterrupted_stream_draws(tokenizer):
+    """Batches cross epoch boundaries (7 examples, batches of 3); a stream moved to position k (as a
+    resumed run's checkpoint moves it) continues exactly as the uninterrupted one."""
+    split = text2text.encode_split(tokenizer, TASK, [f"review {i}" for i in range(7)], [i % 2 for i in range(7)], 16)
+    uninterrupted = text2text.BatchStream(split, 3, seed=0)
+    batches = [uninterrupted()["input_ids"] for _ in range(8)]
+    resumed = text2text.BatchStream(split, 3, seed=0)
+    resumed.position = 5
+    assert all(torch.equal(resumed()["input_ids"], batches[k]) for k in range(5, 8))
+    first_epoch = uninterrupted.indices(0) + uninterrupted.indices(1) + uninterrupted.indices(2)[:1]
+    assert sorted(first_epoch) == list(range(7)), "one epoch, no repeats"
 
 
 def test_scoring_reads_the_first_decoder_step(tokenizer):
@@ -79,7 +93,7 @@ def test_pretrained_fixture_learns_and_generate_check_agrees(tokenizer):
     split = text2text.encode_split(tokenizer, TASK, data["text"], data["label"], 64)
     ids = text2text.label_token_ids(tokenizer, TASK.label_words)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    stream = text2text.batch_stream(split, 16, seed=0)
+    stream = text2text.BatchStream(split, 16, seed=0)
     torch.manual_seed(0)
     losses = []
     for _ in range(30):
