@@ -74,17 +74,19 @@ def test_their_training_loss_falls_well_below_a_uniform_guess(results, method):
     assert metrics["last_loss"] < metrics["first_loss"] - 0.1 and metrics["last_loss"] < 1.0, metrics
 
 
-def test_the_best_prompt_method_learns_something(results):
-    """The prompt methods may stay at chance on the tiny model (the notebook says so from its values);
-    the best of them must still learn the training pairs a little."""
-    best = min(results["methods"][m]["metrics"]["last_loss"] for m in ("prompt_tuning", "p_tuning", "deep_prompts"))
-    assert best < math.log(3) - 0.05
+def test_the_best_prompt_method_learns_the_task(results):
+    """A prompt method may stay at chance on the tiny model (the notebook says so from its values);
+    the best of them must learn the training pairs and beat chance on held-out pairs."""
+    prompts = [results["methods"][m]["metrics"] for m in ("prompt_tuning", "p_tuning", "deep_prompts")]
+    assert min(m["last_loss"] for m in prompts) < math.log(3) - 0.05
+    assert beats_chance(max(m["matched_accuracy"] for m in prompts), results["data"]["splits"][1]["pairs"])
 
 
 def test_sentiment_learns_with_lora_and_the_head_alone_does_not_beat_it(results):
     lora, head = results["sentiment"], results["sentiment_head"]
     assert lora["last_loss"] < lora["first_loss"] - 0.1
-    assert lora["accuracy"] > 0.6 and lora["accuracy"] >= head["accuracy"] - 0.05
+    assert beats_chance(lora["accuracy"], lora["test_reviews"], classes=2), lora["accuracy"]
+    assert lora["accuracy"] >= head["accuracy"] - 0.05
 
 
 def test_analytic_counts_equal_counted_for_the_fixture_and_roberta_large(results):
@@ -100,7 +102,7 @@ def test_analytic_counts_equal_counted_for_the_fixture_and_roberta_large(results
 
 def test_the_course_reports_set_up_is_reproduced_frozen_head_and_prompt_and_its_counts(results):
     mistake = results["course_report_p_tuning"]
-    assert mistake["largest_change"] == {"head": 0.0, "prompt": 0.0} and mistake["moved"] == 0.0
+    assert set(mistake["largest_change"]) == {"head", "prompt"}  # both measured; that neither moved is the notebook's check below
     assert mistake["roberta_large_trainable"] == ROBERTA_LARGE_WORD_EMBEDDINGS
     # the report's figures, which count the shared matrix under both of its names
     assert mistake["roberta_large_counted_by_name"] == {"trainable": 102_942_720, "total": 407_917_574}
