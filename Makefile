@@ -8,7 +8,7 @@ PROFILE ?= smoke
 JOBS    ?= 2
 ARGS    ?=
 
-.PHONY: setup run test test-fast test-slurm budgets preflight pdf lab clean-reports clean
+.PHONY: setup run test test-fast test-slurm test-colab budgets preflight pdf lab clean-reports clean
 
 setup: $(VENV)/.installed
 
@@ -40,6 +40,12 @@ test-fast: setup
 # The grader's batch through a real single-node Slurm started for the test (needs slurm-wlm and munge, root).
 test-slurm: setup
 	HWUTILS_SLURM_TEST=1 $(BIN)/python -m pytest tests/batch/test_slurm.py $(ARGS)
+
+# A notebook as a Colab user meets it: a Python 3.12 preloaded with older torch, transformers, numpy
+# and pandas (built once into ~/.cache/hwutils-colab-test/, about 3 GB of downloads the first time),
+# the set-up cell installing this checkout, notebooks 06 and 01 run from a folder outside it.
+test-colab: setup
+	HWUTILS_COLAB_TEST=1 $(BIN)/python -m pytest tests/test_colab.py -n 0 $(ARGS)
 
 # Time budgets, measured against their limits (kept out of the correctness tests).
 budgets: setup

@@ -68,3 +68,22 @@ def smoke_run(smoke_root):
         return SmokeRun(name, outcome["ok"], outcome["seconds"], outcome["error"], folder, results)
 
     return run
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """How long each notebook execution of this session took (read from the runs' markers), so a
+    CI log shows where the suite's time goes. Information only: no test asserts a time."""
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller prints the table
+        return
+    roots = sorted(Path(str(config._tmp_path_factory.getbasetemp())).glob("**/smoke-runs"))
+    markers = sorted({m for root in roots for m in root.glob("*.outcome.json")})
+    if not markers:
+        return
+    terminalreporter.section("notebook executions (seconds)")
+    total = 0.0
+    for marker in markers:
+        outcome = json.loads(marker.read_text())
+        total += outcome["seconds"]
+        terminalreporter.write_line(f"{outcome['seconds']:7.1f}  {marker.name.removesuffix('.outcome.json')}"
+                                    + ("" if outcome["ok"] else "  (failed)"))
+    terminalreporter.write_line(f"{total:7.1f}  in all ({len(markers)} executions)")

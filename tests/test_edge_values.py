@@ -33,3 +33,19 @@ def test_notebook_runs_at_its_edge_values(smoke_run, name):
     run = smoke_run(name, tag="edge", overrides=edge_table(name))
     assert run.ok, f"{name} with {edge_table(name)} failed: {run.error}"
     assert run.results and run.results["methods"], f"{name} at its edge values recorded no method"
+
+
+def metrics_of(results: dict) -> dict:
+    return {method: record["metrics"] for method, record in results["methods"].items()}
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", [n for n in NOTEBOOKS if edge_table(n)])
+def test_same_seed_gives_the_same_metrics(smoke_run, name):
+    """Reproducibility, for every notebook: a second run with the same seed on the same machine
+    records the same metrics. It runs at the edge values (the smallest settings), so the check costs
+    one short execution per notebook; the code path is the one the smoke profile takes."""
+    first = smoke_run(name, tag="edge", overrides=edge_table(name))
+    second = smoke_run(name, tag="edge-again", overrides=edge_table(name))
+    assert first.ok and second.ok, (first.error, second.error)
+    assert metrics_of(second.results) == metrics_of(first.results), f"{name}: the same seed gave different metrics"

@@ -3,8 +3,11 @@
 The cell is harmless everywhere: where hwutils imports (a checkout after ``make setup``, a conda
 environment) it installs nothing; on Colab or Kaggle it installs the project from the repository
 named in ``pyproject.toml`` (``[project.urls] Repository``; ``HWUTILS_SOURCE`` overrides it with a
-fork, a local checkout or a wheel), then opendelta without its dependencies, says what changed and
-whether a restart is needed, and brings Kaggle's Hub token secret into the environment.
+fork, a local checkout or a wheel): hwutils alone first, then its dependencies with the platform's
+torch and every package the kernel has imported held as they are
+(:func:`hwutils.core.platform.install_dependencies`), then opendelta without its dependencies; it
+says what changed and whether a restart is needed, and brings Kaggle's Hub token secret into the
+environment.
 
 ``hwutils setup-cell`` prints the cell; ``hwutils setup-cell --write`` puts it first in every
 notebook of ``notebooks/`` (tagged ``setup``), replacing an older one.
@@ -30,12 +33,13 @@ if importlib.util.find_spec("hwutils") is None:
     from importlib import metadata
     before = {{(d.metadata["Name"] or "").lower(): d.version for d in metadata.distributions()}}
     source = os.environ.get("HWUTILS_SOURCE", "git+{repository}")
-    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
-    subprocess.run(pip + [source if os.path.exists(source) else f"hwutils @ {{source}}"], check=True)
-    subprocess.run(pip + ["--no-deps", "{opendelta}"], check=True)  # its declared dependencies no longer install
+    # hwutils alone first; it then installs its dependencies, keeping this platform's torch and
+    # every package the kernel has already imported as they are (so no restart is needed)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    source if os.path.exists(source) else f"hwutils @ {{source}}"], check=True)
     importlib.invalidate_caches()
-    from hwutils.core.platform import report_install
-    report_install(before)
+    from hwutils.core.platform import install_dependencies
+    install_dependencies(before, opendelta="{opendelta}")  # opendelta with --no-deps: its own no longer install
 from hwutils.core.platform import prepare_platform
 print(prepare_platform())'''
 
@@ -73,9 +77,10 @@ def write_setup_cell(path: Path, root: Path = PROJECT_ROOT) -> bool:
     source = setup_cell_source(root)
     if old and cells[old[0]].source == source and old[0] == next(i for i, c in enumerate(cells) if c.cell_type == "code"):
         return False
+    cell_id = cells[old[0]].get("id") if old else None  # kept, so a rewrite changes only the source
     for index in reversed(old):
         del cells[index]
-    cell = nbformat.v4.new_code_cell(source, metadata={"tags": [SETUP_TAG]}, id=uuid.uuid4().hex[:8])
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": [SETUP_TAG]}, id=cell_id or uuid.uuid4().hex[:8])
     first_code = next((i for i, c in enumerate(cells) if c.cell_type == "code"), len(cells))
     cells.insert(first_code, cell)
     nbformat.write(notebook, path)

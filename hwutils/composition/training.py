@@ -120,7 +120,8 @@ def train_module(name: str, peft_model, train_dataset, collator, folder: str | P
     args = TrainingArguments(
         output_dir=str(folder), max_steps=steps, per_device_train_batch_size=batch_size, learning_rate=lr,
         weight_decay=weight_decay, warmup_ratio=warmup_ratio, lr_scheduler_type="linear", max_grad_norm=max_grad_norm,
-        logging_steps=logging_steps, save_strategy="steps" if checkpoint_every else "no",
+        logging_steps=min(logging_steps, steps),  # a run shorter than the logging interval still logs a loss
+        save_strategy="steps" if checkpoint_every else "no",
         save_steps=checkpoint_every or steps, save_total_limit=1, seed=seed, data_seed=seed, report_to=[],
         disable_tqdm=True, use_cpu=device.type == "cpu", dataloader_num_workers=dataloader_workers,
         label_names=["labels"], remove_unused_columns=False, **precision.trainer_flags())

@@ -1,16 +1,25 @@
 """Where a notebook runs (a checkout, Colab, Kaggle), and what its set-up cell does there.
 
 Every notebook opens with the same set-up cell (written by ``hwutils setup-cell --write``): where
-hwutils is missing it installs the project, then calls :func:`report_install` and
-:func:`prepare_platform`. Nothing here prints or stores a token.
+hwutils is missing it installs the project alone (``--no-deps``), then calls
+:func:`install_dependencies` for the rest (keeping the platform's torch and what the kernel has
+imported), which ends with :func:`report_install`; then :func:`prepare_platform`. This module
+imports nothing outside the standard library: it runs before the dependencies are installed.
+Nothing here prints or stores a token.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from importlib import metadata
+
+# The platform's torch is a multi-gigabyte CUDA build matched to its driver: an install never replaces it.
+TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
 
 
 def platform_name() -> str:
@@ -20,6 +29,11 @@ def platform_name() -> str:
     if os.environ.get("KAGGLE_KERNEL_RUN_TYPE") or os.path.isdir("/kaggle/working"):
         return "kaggle"
     return "local"
+
+
+def canonical_name(name: str) -> str:
+    """A distribution's name as pip compares it: ``Jupyter_Client`` and ``jupyter-client`` are one package."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def installed_versions() -> dict[str, str]:
@@ -32,11 +46,71 @@ def install_changes(before: Mapping[str, str], after: Mapping[str, str]) -> dict
     return {name: (before.get(name), version) for name, version in sorted(after.items()) if before.get(name) != version}
 
 
-def modules_needing_restart(changes: Mapping[str, tuple[str | None, str]], loaded: Mapping[str, object] | None = None) -> list[str]:
-    """Changed packages that this kernel had already imported: their old code stays loaded until a restart."""
+def imported_distributions(loaded: Mapping[str, object] | None = None,
+                           owners: Mapping[str, list[str]] | None = None) -> set[str]:
+    """Canonical names of the installed distributions this Python has imported a module of (``IPython``
+    belongs to ``ipython``, ``zmq`` to ``pyzmq``: import names are looked up, not guessed)."""
     loaded = sys.modules if loaded is None else loaded
-    names = {name.replace("-", "_") for name, (old, _) in changes.items() if old is not None}
-    return sorted(name for name in names if name in loaded)
+    owners = metadata.packages_distributions() if owners is None else owners
+    top_level = {name.partition(".")[0] for name in list(loaded)}
+    return {canonical_name(owner) for name in top_level for owner in owners.get(name, [])}
+
+
+def kept_versions(installed: Mapping[str, str], loaded: Mapping[str, object] | None = None,
+                  owners: Mapping[str, list[str]] | None = None) -> dict[str, str]:
+    """What the install must leave as it is: the platform's torch, and every package this kernel has
+    already imported (changing one would need a restart, and on Colab its kernel runs on them)."""
+    keep = imported_distributions(loaded, owners) | set(TORCH_FAMILY)
+    return {canonical_name(name): version for name, version in installed.items() if canonical_name(name) in keep}
+
+
+def modules_needing_restart(changes: Mapping[str, tuple[str | None, str]], loaded: Mapping[str, object] | None = None,
+                            owners: Mapping[str, list[str]] | None = None) -> list[str]:
+    """Changed packages that this kernel had already imported: their old code stays loaded until a restart."""
+    imported = imported_distributions(loaded, owners)
+    return sorted(name for name, (old, _) in changes.items() if old is not None and canonical_name(name) in imported)
+
+
+def declared_dependencies(distribution: str = "hwutils") -> list[str]:
+    """The requirements ``distribution`` declares, without its optional extras."""
+    return [r for r in metadata.requires(distribution) or [] if "extra" not in r.partition(";")[2]]
+
+
+def install_dependencies(before: Mapping[str, str], opendelta: str, requirements: list[str] | None = None,
+                         loaded: Mapping[str, object] | None = None,
+                         run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> None:
+    """The set-up cell's install, once hwutils itself is in (``--no-deps``): its dependencies, with the
+    platform's torch and every package the kernel has imported held at their versions (pip constraints)
+    wherever pyproject's ranges allow; then ``opendelta`` without its dependencies; then the report.
+
+    When the ranges need an imported package to change, it installs anyway (torch still held) and the
+    report asks for a restart. ``before`` is :func:`installed_versions` from before hwutils went in.
+    """
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    requirements = declared_dependencies() if requirements is None else requirements
+    kept = kept_versions(before, loaded)
+    torch_only = {name: version for name, version in kept.items() if name in TORCH_FAMILY}
+    with tempfile.TemporaryDirectory(prefix="hwutils-setup-") as folder:
+        attempt = run(pip + _constraints(folder, "kept", kept) + requirements, capture_output=True, text=True)
+        if attempt.returncode == 0:
+            print(attempt.stderr, end="", file=sys.stderr)  # pip's warnings, if any
+        elif "ResolutionImpossible" in attempt.stderr:
+            print("set-up: the project's version ranges need a package this kernel has already imported to change; "
+                  "installing anyway (torch stays as it is)")
+            run(pip + _constraints(folder, "torch", torch_only) + requirements, check=True)
+        else:
+            print(attempt.stderr, end="", file=sys.stderr)
+            raise subprocess.CalledProcessError(attempt.returncode, attempt.args, attempt.stdout, attempt.stderr)
+    run(pip + ["--no-deps", opendelta], check=True)
+    report_install(before)
+
+
+def _constraints(folder: str, name: str, versions: Mapping[str, str]) -> list[str]:
+    """pip's ``-c <file>`` arguments holding ``versions`` exactly."""
+    path = os.path.join(folder, f"{name}.txt")
+    with open(path, "w") as out:
+        out.write("".join(f"{package}=={version}\n" for package, version in sorted(versions.items())))
+    return ["-c", path]
 
 
 def report_install(before: Mapping[str, str]) -> None:

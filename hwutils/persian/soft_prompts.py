@@ -171,8 +171,10 @@ def train_soft_prompt(model: Any, train: Sequence[dict], validation: Sequence[di
     args = TrainingArguments(
         output_dir=str(output_dir), max_steps=steps, per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=eval_batch_size, learning_rate=lr, weight_decay=weight_decay,
-        warmup_ratio=warmup_ratio, lr_scheduler_type="linear", logging_steps=logging_steps,
-        eval_strategy="steps", eval_steps=eval_every, save_strategy="steps", save_steps=checkpoint_every,
+        warmup_ratio=warmup_ratio, lr_scheduler_type="linear", logging_steps=min(logging_steps, steps),
+        # a run shorter than these intervals still logs, evaluates and saves at least once
+        eval_strategy="steps", eval_steps=min(eval_every, steps), save_strategy="steps",
+        save_steps=min(checkpoint_every, steps),
         save_total_limit=1, report_to=[], seed=seed, data_seed=seed, use_cpu=device.type == "cpu",
         dataloader_num_workers=0, remove_unused_columns=False, label_names=["labels"], disable_tqdm=headless(),
         **precision.trainer_flags())

@@ -57,13 +57,6 @@ def test_every_numerical_check_passed(results):
     assert results["headline"]["value"] == reference(results)["knn_accuracy"]
 
 
-def test_same_seed_gives_identical_metrics(smoke_run, results):
-    again = smoke_run(NAME, tag="again")
-    assert again.ok, again.error
-    assert {k: v["metrics"] for k, v in again.results["methods"].items()} == \
-           {k: v["metrics"] for k, v in results["methods"].items()}
-
-
 def test_rerun_in_same_output_dir_reuses_every_finished_run(smoke_run, tmp_path):
     first = smoke_run(NAME)
     same_dir = shutil.copytree(first.output_dir, tmp_path / "same-output-dir")  # a copy: other tests read the original
