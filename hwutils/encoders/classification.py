@@ -8,7 +8,8 @@
   wall time, throughput and peak memory come back measured).
 * :func:`predict` returns logits in the dataset's order, batching sequences of similar length.
 * Both compute in the run's precision (:class:`hwutils.core.precision.Precision`): bfloat16 or
-  float16 autocast on a GPU, with loss scaling for float16 (:class:`LossScaledOptimizer`).
+  float16 autocast on a GPU; the core loop scales the loss for float16 (and keeps the scaler's
+  state in its checkpoints).
 
 The same functions serve full fine-tuning, LoRA and the prompt methods: a PEFT method only changes
 which parameters are trainable and what the forward pass adds.
@@ -17,7 +18,7 @@ which parameters are trainable and what the forward pass adds.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,12 @@ def as_rows(encoded) -> list[dict[str, Any]]:
 
 class BatchStream:
     """Endless training batches: each epoch is a new permutation drawn from ``generator``, cut into
-    batches of ``batch_size`` that are padded to their own longest sequence."""
+    batches of ``batch_size`` that are padded to their own longest sequence.
+
+    Its state (the generator's, the current epoch's order and the position in it) is what the
+    core loop checkpoints as the batch sampler's (``get_state`` / ``set_state``, like a
+    ``torch.Generator``), so a run killed mid-epoch resumes with exactly the batches it would have seen.
+    """
 
     def __init__(self, encoded, pad_token_id: int, batch_size: int, generator: torch.Generator):
         self.rows = as_rows(encoded)
@@ -83,6 +89,14 @@ class BatchStream:
         chosen = self._order[self._position : self._position + self.batch_size]
         self._position += self.batch_size
         return pad_batch([self.rows[i] for i in chosen], self.pad_token_id)
+
+    def get_state(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state(), "order": torch.tensor(self._order, dtype=torch.long),
+                "position": self._position}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self._order, self._position = state["order"].tolist(), int(state["position"])
 
 
 def steps_for(epochs: float, n_examples: int, batch_size: int) -> int:
@@ -148,48 +162,6 @@ class TrainableState(nn.Module):
                 parameters[name].copy_(tensor)
 
 
-class LossScaledOptimizer:
-    """The optimizer step of float16 training, for the core loop (which calls ``zero_grad``,
-    ``step``, ``param_groups``, ``state_dict`` and ``load_state_dict``).
-
-    float16 gradients of small losses underflow to zero, so the loss's gradient is multiplied by a
-    scale before it flows back (:meth:`scale_gradients`). The step then divides the gradients by it
-    again, clips them, skips the update when they overflowed, and adapts the scale: what
-    ``torch.amp.GradScaler`` does around ``optimizer.step()``. The logged loss stays unscaled.
-    """
-
-    def __init__(self, optimizer: torch.optim.Optimizer, scaler: Any, parameters: Iterable[nn.Parameter],
-                 max_grad_norm: float | None):
-        self.optimizer, self.scaler, self.max_grad_norm = optimizer, scaler, max_grad_norm
-        self.parameters = list(parameters)
-
-    @property
-    def param_groups(self) -> list[dict[str, Any]]:
-        return self.optimizer.param_groups
-
-    def scale_gradients(self, loss: torch.Tensor) -> torch.Tensor:
-        """``loss`` itself; its gradient will be multiplied by the current scale in ``backward()``."""
-        loss.register_hook(self.scaler.scale)
-        return loss
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.optimizer.zero_grad(set_to_none=set_to_none)
-
-    def step(self) -> None:
-        self.scaler.unscale_(self.optimizer)  # true gradients, so that clipping sees their real norm
-        if self.max_grad_norm:
-            torch.nn.utils.clip_grad_norm_(self.parameters, self.max_grad_norm)
-        self.scaler.step(self.optimizer)  # skipped when a gradient is inf or nan
-        self.scaler.update()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
-
-
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
     """AdamW over the trainable parameters; biases and layer-norm gains are not decayed (as in BERT)."""
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -216,17 +188,18 @@ def fine_tune(
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 0,
     fingerprint: Mapping[str, Any] | None = None,
-    generator: torch.Generator | None = None,
     precision: Precision,
     desc: str = "fine-tuning",
 ) -> TrainResult:
     """Train the trainable parameters of a classifier (``model(**batch).loss``) for ``steps`` steps,
-    under ``precision``'s autocast (and loss scaling, for float16).
+    in ``precision`` (the core loop autocasts, and scales the loss for float16).
 
     The learning rate warms up linearly over ``warmup_ratio`` of the steps, then decays linearly
     to zero (the schedule of BERT and RoBERTa). With ``checkpoint`` (a file path), the trainable
-    weights and the optimizer are saved every ``checkpoint_every`` steps and at the end, and a rerun
-    with the same ``fingerprint`` resumes from there (or reuses a finished run).
+    weights, the optimizer and the state of ``batches`` (when it has ``get_state``, as
+    :class:`BatchStream` does) are saved every ``checkpoint_every`` steps and at the end, and a rerun
+    with the same ``fingerprint`` (and the same library versions) resumes from there, or reuses a
+    finished run.
     """
     from transformers import get_linear_schedule_with_warmup
 
@@ -235,18 +208,10 @@ def fine_tune(
     checkpointer = Checkpointer(checkpoint, checkpoint_every,
                                 {"lr": lr, "steps": steps, "precision": precision.name, **(fingerprint or {})}) \
         if checkpoint else None
-    if precision.needs_loss_scaling:  # the wrapper clips the unscaled gradients, so the loop must not clip the scaled ones
-        optimizer = LossScaledOptimizer(optimizer, precision.grad_scaler(), model.parameters(), max_grad_norm)
-        max_grad_norm = None
-
-    def loss_fn(module: nn.Module, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        with precision.autocast():
-            loss = module(**batch).loss
-        return optimizer.scale_gradients(loss) if isinstance(optimizer, LossScaledOptimizer) else loss
-
-    return train(TrainableState(model), optimizer, batches, loss_fn, steps=steps, scheduler=scheduler,
-                 evaluate=evaluate, eval_every=eval_every, max_grad_norm=max_grad_norm, checkpoint=checkpointer,
-                 generator=generator, desc=desc)
+    sampler_state = batches if hasattr(batches, "get_state") else None
+    return train(TrainableState(model), optimizer, batches, lambda module, batch: module(**batch).loss, steps=steps,
+                 scheduler=scheduler, evaluate=evaluate, eval_every=eval_every, max_grad_norm=max_grad_norm,
+                 checkpoint=checkpointer, generator=sampler_state, precision=precision, desc=desc)
 
 
 @torch.no_grad()

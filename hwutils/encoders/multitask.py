@@ -1,4 +1,10 @@
-"""One frozen base model, many tasks: loading LoRA adapters side by side, switching, merging, costs.
+"""One frozen base model, many tasks: LoRA adapters or task heads side by side, switching, merging, costs.
+
+Two ways to serve several tasks from one frozen RoBERTa are compared in notebook 02:
+
+* **one LoRA adapter per task**: low-rank updates inside the attention layers, plus the task's head;
+* **one head per task on a frozen base**: the body is a fixed feature extractor, only a head is
+  trained per task (:func:`swap_head` puts a task's head on the shared body).
 
 peft keeps every adapter of a ``PeftModel`` under its own name and runs the active one
 (``set_adapter``); the frozen base weights are shared and never written. For a classifier, each
@@ -100,20 +106,55 @@ def _resize_task_heads(model: nn.Module, weights: Mapping[str, torch.Tensor], ta
 
 
 def switching_rows(model: nn.Module, tasks: Mapping[str, tuple[Any, np.ndarray]], order: Sequence[str],
-                   logits_of: Callable[[nn.Module, Any], np.ndarray]) -> list[dict[str, Any]]:
-    """Activate each task's adapter on the shared ``model`` in ``order`` and score it on the task's
-    data; ``tasks`` maps a task to ``(labelled data, logits of the task's own model on it)``."""
+                   logits_of: Callable[[nn.Module, Any], np.ndarray],
+                   activate: Callable[[nn.Module, str], None] | None = None) -> list[dict[str, Any]]:
+    """Activate each task on the shared ``model`` in ``order`` and score it on the task's data;
+    ``tasks`` maps a task to ``(labelled data, logits of the task's own model on it)``. ``activate``
+    switches the task in (default: peft's ``set_adapter``; :func:`swap_head` for task heads)."""
     rows = []
     for task in order:
-        model.set_adapter(task)
+        (activate or (lambda m, t: m.set_adapter(t)))(model, task)
         data, own = tasks[task]
         logits, labels = logits_of(model, data), np.asarray(data["label"])
-        rows.append({"active_adapter": task, "classes": logits.shape[1],
+        rows.append({"active": task, "classes": logits.shape[1],
                      "accuracy_shared_base": metrics.accuracy(labels, logits.argmax(-1)),
                      "accuracy_own_model": metrics.accuracy(labels, own.argmax(-1)),
                      "same_predictions": float(np.mean(logits.argmax(-1) == own.argmax(-1))),
                      "max_abs_logit_difference": float(np.abs(logits - own).max())})
     return rows
+
+
+def swap_head(model: nn.Module, head: nn.Module) -> nn.Module:
+    """Put ``head`` (a trained ``RobertaClassificationHead``) on ``model``'s shared body, in place;
+    the body's weights are not touched."""
+    model.classifier = head
+    model.num_labels = model.config.num_labels = head.out_proj.out_features
+    return model
+
+
+def save_head(head: nn.Module, path: str | Path) -> int:
+    """Save a task head's weights as safetensors at ``path``; returns the file's bytes."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({name: tensor.detach().cpu().contiguous() for name, tensor in head.state_dict().items()}, str(path))
+    return path.stat().st_size
+
+
+def load_head(path: str | Path, like: nn.Module) -> nn.Module:
+    """A head saved by :func:`save_head`, in a module shaped like ``like`` (resized to the saved
+    class count), on ``like``'s device, frozen and in eval mode."""
+    import copy
+
+    from safetensors.torch import load_file
+
+    weights = load_file(str(path))
+    head = copy.deepcopy(like)
+    classes, hidden = weights["out_proj.weight"].shape
+    head.out_proj = nn.Linear(hidden, classes, device=next(like.parameters()).device)
+    head.load_state_dict(weights)
+    return head.requires_grad_(False).eval()
 
 
 def changed_tensors(model: nn.Module, reference: nn.Module) -> list[str]:

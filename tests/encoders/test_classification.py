@@ -1,5 +1,5 @@
-"""Encoding, dynamic padding, batches, prediction and fine-tuning of sequence classifiers, in float32
-and in float16 with loss scaling."""
+"""Encoding, dynamic padding, batches, prediction and fine-tuning of sequence classifiers, in float32,
+in bfloat16 and in float16 with the core loop's loss scaling; resuming after a run is killed mid-epoch."""
 
 from __future__ import annotations
 
@@ -9,17 +9,15 @@ import pytest
 import torch
 from transformers import AutoTokenizer, RobertaConfig, RobertaForSequenceClassification
 
-from torch import nn
-
 from hwutils.core import fixtures
 from hwutils.core.errors import ConfigError
 from hwutils.core.precision import choose_precision
-from hwutils.encoders.classification import (BatchStream, LossScaledOptimizer, TrainableState, encode, fine_tune, first_batches,
-                                             length_summary, make_optimizer, pad_batch, padded_positions, predict, sample,
-                                             steps_for)
+from hwutils.encoders.classification import (BatchStream, TrainableState, encode, fine_tune, first_batches, length_summary,
+                                             make_optimizer, pad_batch, padded_positions, predict, sample, steps_for)
 
 FLOAT32 = choose_precision("cpu", "float32")
 FLOAT16 = choose_precision("cpu", "float16")  # a CPU autocasts to float16 too: how the tests reach the T4's branch
+BFLOAT16 = choose_precision("cpu", "bfloat16")  # the A100 / L4 branch
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +118,8 @@ def test_fine_tune_learns_and_resumes_from_its_checkpoint(tokenizer, pairs, tmp_
     def run(checkpoint):
         model = tiny_classifier(tokenizer)
         stream = BatchStream(encoded, tokenizer.pad_token_id, 6, torch.Generator().manual_seed(0))
-        result = fine_tune(model, stream, lr=1e-2, steps=40, checkpoint=checkpoint, fingerprint={"test": 1},
-                           generator=stream.generator, precision=FLOAT32, desc="test")
+        result = fine_tune(model, stream, lr=1e-2, steps=80, checkpoint=checkpoint, fingerprint={"test": 1},
+                           precision=FLOAT32, desc="test")
         return model, result
 
     model, result = run(tmp_path / "ckpt.pt")
@@ -130,7 +128,7 @@ def test_fine_tune_learns_and_resumes_from_its_checkpoint(tokenizer, pairs, tmp_
     assert result.losses[0]["lr"] < result.losses[5]["lr"]  # warm-up ...
     assert result.losses[-1]["lr"] < result.losses[10]["lr"]  # ... then decay
     again, resumed = run(tmp_path / "ckpt.pt")  # a rerun finds the finished checkpoint
-    assert resumed.resumed_from_step == 40 and resumed.losses == result.losses
+    assert resumed.resumed_from_step == 80 and resumed.losses == result.losses
     for a, b in zip(model.parameters(), again.parameters()):
         assert torch.equal(a, b)
 
@@ -157,43 +155,21 @@ def test_padding_and_length_summaries():
     assert rows == [{"split": "a", "mean tokens": 6.5, "95th percentile": 9.65, "longest": 10, "truncated share": 0.5}]
 
 
-def test_loss_scaling_scales_the_gradient_not_the_logged_loss():
-    weight = nn.Parameter(torch.zeros(2))
-    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
-    optimizer = LossScaledOptimizer(torch.optim.SGD([weight], lr=1.0), scaler, [weight], max_grad_norm=1.0)
-    loss = optimizer.scale_gradients((weight * torch.tensor([30.0, 40.0])).sum() + 7)
-    loss.backward()
-    assert loss.item() == 7.0 and weight.grad.tolist() == [30 * 1024, 40 * 1024]
-    optimizer.step()  # unscaled to (30, 40), norm 50, then clipped to norm 1
-    torch.testing.assert_close(weight.detach(), torch.tensor([-0.6, -0.8]))
-
-
-def test_loss_scaling_skips_a_step_whose_gradients_overflowed():
-    weight = nn.Parameter(torch.ones(2))
-    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
-    optimizer = LossScaledOptimizer(torch.optim.SGD([weight], lr=1.0), scaler, [weight], max_grad_norm=None)
-    optimizer.scale_gradients((weight * torch.tensor([float("inf"), 1.0])).sum()).backward()
-    optimizer.step()
-    assert weight.tolist() == [1.0, 1.0] and scaler.get_scale() == 512.0  # skipped, and the scale halved
-    state = optimizer.state_dict()
-    assert state["scaler"]["scale"] == 512.0 and "optimizer" in state
-
-
 def test_float16_fine_tuning_learns_and_resumes(tokenizer, pairs, tmp_path):
     encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
 
     def run():
         model = tiny_classifier(tokenizer)
         stream = BatchStream(encoded, tokenizer.pad_token_id, 6, torch.Generator().manual_seed(0))
-        return model, fine_tune(model, stream, lr=1e-2, steps=40, checkpoint=tmp_path / "fp16.pt", fingerprint={"test": 2},
-                                generator=stream.generator, precision=FLOAT16, desc="test")
+        return model, fine_tune(model, stream, lr=1e-2, steps=80, checkpoint=tmp_path / "fp16.pt", fingerprint={"test": 2},
+                                precision=FLOAT16, desc="test")
 
     model, result = run()
     losses = [r["loss"] for r in result.losses]
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5]), losses
-    assert torch.load(tmp_path / "fp16.pt", weights_only=True)["optimizer"]["scaler"]["scale"] > 0  # the scale is saved
+    assert torch.load(tmp_path / "fp16.pt", weights_only=True)["grad_scaler"]["scale"] > 0  # the core loop saved its scale
     again, resumed = run()
-    assert resumed.resumed_from_step == 40 and resumed.losses == result.losses
+    assert resumed.resumed_from_step == 80 and resumed.losses == result.losses
 
 
 def test_same_seed_gives_identical_training(tokenizer, pairs):
@@ -205,3 +181,62 @@ def test_same_seed_gives_identical_training(tokenizer, pairs):
         return [r["loss"] for r in fine_tune(model, stream, lr=1e-2, steps=8, precision=FLOAT32, desc="test").losses]
 
     assert losses() == losses()
+
+
+def test_bfloat16_fine_tuning_autocasts_and_learns(tokenizer, pairs):
+    encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
+    model = tiny_classifier(tokenizer)
+    dtypes = []
+    model.classifier.out_proj.register_forward_hook(lambda module, args, output: dtypes.append(output.dtype))
+    stream = BatchStream(encoded, tokenizer.pad_token_id, 6, torch.Generator().manual_seed(0))
+    result = fine_tune(model, stream, lr=1e-2, steps=80, precision=BFLOAT16, desc="test")
+    assert set(dtypes) == {torch.bfloat16}  # every training forward ran under bfloat16 autocast
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # the weights stay float32
+    losses = [r["loss"] for r in result.losses]
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5]), losses
+    assert predict(model, encoded, tokenizer.pad_token_id, batch_size=4, precision=BFLOAT16).dtype == np.float32
+
+
+def test_batch_stream_state_restores_the_position_within_an_epoch(tokenizer, pairs):
+    encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
+    stream = BatchStream(encoded, tokenizer.pad_token_id, 4, torch.Generator().manual_seed(0))
+    for _ in range(2):
+        stream()
+    state = stream.get_state()
+    expected = [stream()["input_ids"] for _ in range(6)]  # crosses into the next epoch (18 rows, 4 per batch)
+    fresh = BatchStream(encoded, tokenizer.pad_token_id, 4, torch.Generator().manual_seed(123))
+    fresh.set_state(state)
+    assert all(torch.equal(a, fresh()["input_ids"]) for a in expected)
+
+
+class Killed(Exception):
+    """Stands for the process being killed: nothing after it runs, only what is on disk survives."""
+
+
+def test_a_run_killed_mid_epoch_resumes_to_the_same_final_weights(tokenizer, pairs, tmp_path):
+    encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
+
+    def run(checkpoint, kill_at_batch=0):
+        model = tiny_classifier(tokenizer)
+        stream = BatchStream(encoded, tokenizer.pad_token_id, 4, torch.Generator().manual_seed(0))
+        calls = []
+
+        def batches():
+            calls.append(1)
+            if len(calls) == kill_at_batch:
+                raise Killed
+            return stream()
+
+        batches.get_state, batches.set_state = stream.get_state, stream.set_state
+        result = fine_tune(model, batches, lr=1e-2, steps=30, checkpoint=checkpoint, checkpoint_every=7, fingerprint={"test": 3},
+                           precision=FLOAT32, desc="test")
+        return model, result
+
+    uninterrupted, reference = run(tmp_path / "whole.pt")
+    with pytest.raises(Killed):
+        run(tmp_path / "killed.pt", kill_at_batch=17)  # mid-epoch (4 batches per epoch), after the checkpoint at step 14
+    resumed_model, resumed = run(tmp_path / "killed.pt")
+    assert resumed.resumed_from_step == 14
+    assert resumed.losses == reference.losses
+    for a, b in zip(uninterrupted.parameters(), resumed_model.parameters()):
+        assert torch.equal(a, b)

@@ -7,7 +7,7 @@ from transformers import AutoConfig, AutoModelForMaskedLM, AutoModelForSequenceC
 
 from hwutils.core import fixtures
 from hwutils.core.fixtures.text_datasets import fixture_sentences
-from hwutils.encoders.fixtures import masked_lm_batches, masked_lm_loss
+from hwutils.encoders.fixtures import masked_lm_batches, masked_lm_loss, pretraining_texts
 
 
 def test_loads_through_the_auto_classes_like_roberta_large():
@@ -53,3 +53,15 @@ def test_the_pre_training_loss_is_the_masked_lms_own():
     with torch.no_grad():
         expected = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
         torch.testing.assert_close(masked_lm_loss(model, batch), expected)
+
+
+def test_pre_training_text_is_pairs_as_pairs_and_reviews_without_any_label():
+    texts = pretraining_texts(40, seed=3)
+    pairs, reviews = texts[::2], texts[1::2]
+    assert all(isinstance(p, tuple) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in pairs)
+    assert all(isinstance(r, str) for r in reviews)
+    folder = fixtures.fixture_path("tiny_roberta")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    batch = masked_lm_batches(tokenizer, texts[:2], batch_size=16, masking=0.3)(torch.Generator().manual_seed(0))
+    separators = (batch["input_ids"] == tokenizer.eos_token_id).sum(dim=1).tolist()  # special tokens are never masked
+    assert set(separators) == {1, 3}  # a review has one </s>, a pair three (<s> A </s></s> B </s>)

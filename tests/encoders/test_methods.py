@@ -11,6 +11,7 @@ import torch
 from transformers import AutoTokenizer, RobertaConfig
 
 from hwutils.core import fixtures, models
+from hwutils.core.errors import ConfigError
 from hwutils.core.data.mnli import load_mnli
 from hwutils.core.precision import choose_precision
 from hwutils.core.profiles import profile_table
@@ -18,7 +19,8 @@ from hwutils.encoders import methods
 from hwutils.encoders import parameters as analytic
 from hwutils.encoders.classification import encode, steps_for
 
-SETTINGS = profile_table("02_roberta_mnli")["full"]  # raw values: nothing to build, every name present
+SETTINGS = {**profile_table("02_roberta_mnli")["full"],  # raw values: nothing to build, every name present
+            "top_layers_trained": 2}  # TINY has 3 layers (the full profile's value is measured on roberta-large in test_preflight)
 TINY = RobertaConfig(vocab_size=120, hidden_size=32, num_hidden_layers=3, num_attention_heads=4, intermediate_size=48,
                      max_position_embeddings=40, type_vocab_size=1, num_labels=3)
 REAL = analytic.roberta_large_config(num_labels=3)
@@ -27,13 +29,14 @@ VARIANTS = {  # settings a student may change, each of which changes an analytic
     "lora_on_qkv_r4": {"lora_r": 4, "lora_targets": ["query", "key", "value"]},
     "prefix_projection": {"prefix_projection": True, "prefix_encoder_hidden": 64},
     "more_tokens": {"prompt_tokens": 7, "prefix_tokens": 5, "p_tuning_encoder_hidden": 24},
+    "all_layers": {"top_layers_trained": 3},
 }
 
 
 def test_the_compared_methods_have_snake_case_keys_in_the_notebooks_order():
     table = methods.method_table(SETTINGS)
-    assert methods.COMPARED == ("full_ft", "lora", "prompt_tuning", "p_tuning", "deep_prompts")
-    assert set(methods.COMPARED) | {"course_report_p_tuning", "sentiment"} == set(table)
+    assert methods.COMPARED == ("full_ft", "top_layers", "head_only", "lora", "prompt_tuning", "p_tuning", "deep_prompts")
+    assert set(methods.COMPARED) | {"course_report_p_tuning", "sentiment", "sentiment_head"} == set(table)
     assert all(key == method.key for key, method in table.items())
 
 
@@ -42,8 +45,7 @@ def test_each_learning_rate_and_epochs_come_from_the_methods_own_settings(profil
     settings = profile_table("02_roberta_mnli")[profile]
     table = methods.method_table(settings)
     for key, method in table.items():
-        epochs_from = "p_tuning" if key == "course_report_p_tuning" else key  # the mistake reuses P-tuning's epochs on purpose
-        assert (method.lr, method.epochs) == (settings[f"{key}_lr"], settings[f"{epochs_from}_epochs"]), key
+        assert (method.lr, method.epochs) == (settings[f"{key}_lr"], settings[f"{key}_epochs"]), key
     changed = methods.method_table({**settings, "lora_lr": 0.123, "deep_prompts_epochs": 9.0})
     assert changed["lora"].lr == 0.123 and changed["deep_prompts"].epochs == 9.0
     assert changed["full_ft"].lr == settings["full_ft_lr"]
@@ -62,8 +64,10 @@ def test_trainable_rows_and_the_reference_counts_of_design_md():
     rows = {r["method"]: r for r in methods.trainable_rows(list(table.values()), {"tiny": TINY, "roberta-large": REAL})}
     assert rows["lora"]["roberta-large: counted"] == rows["lora"]["roberta-large: analytic"] == 1_839_107
     assert rows["full_ft"]["roberta-large: counted"] == rows["full_ft"]["roberta-large: total"] == 355_362_819
-    # the course report's set-up: P-tuning + head + the 51,471,360-entry word-embedding matrix
-    assert rows["course_report_p_tuning"]["roberta-large: counted"] == 52_824_323
+    # the course report's set-up: the 51,471,360-entry word-embedding matrix alone (prompt and head frozen)
+    assert rows["course_report_p_tuning"]["roberta-large: counted"] == 51_471_360
+    assert rows["head_only"]["roberta-large: counted"] == 1024 * 1024 + 1024 + 1024 * 3 + 3
+    assert rows["top_layers"]["roberta-large: counted"] == 2 * analytic.encoder_layer_parameters(REAL) + rows["head_only"]["roberta-large: counted"]
     assert rows["lora"]["tiny: counted"] < rows["lora"]["roberta-large: counted"]
 
 
@@ -110,18 +114,53 @@ def test_train_method_returns_plain_results_and_keeps_nothing_between_calls(smal
     assert again.training.losses == result.training.losses and again.moved == result.moved
 
 
-def test_the_course_report_set_up_trains_the_word_embeddings_and_moves_less(small_task, tmp_path):
+def trainable_names(model) -> set[str]:
+    return {name for name, p in model.named_parameters() if p.requires_grad}
+
+
+def test_each_freezing_leaves_exactly_its_parameters_trainable():
+    table = methods.method_table({**SETTINGS, "top_layers_trained": 2})
+    top = trainable_names(table["top_layers"].on_meta_device(TINY))
+    assert top and all(n.startswith(("roberta.encoder.layer.1.", "roberta.encoder.layer.2.", "classifier.")) for n in top)
+    assert any(n.startswith("roberta.encoder.layer.1.") for n in top) and any(n.startswith("classifier.") for n in top)
+    assert {n for n in trainable_names(table["head_only"].on_meta_device(TINY))} == {
+        "classifier.dense.weight", "classifier.dense.bias", "classifier.out_proj.weight", "classifier.out_proj.bias"}
+    report = table["course_report_p_tuning"].on_meta_device(TINY)
+    trainable = [p for p in report.parameters() if p.requires_grad]
+    assert len(trainable) == 1 and trainable[0] is report.get_input_embeddings().weight  # prompt and head frozen, as the report left them
+    with pytest.raises(ConfigError, match="top_layers_trained = 4, but the model has 3 layers"):
+        methods.method_table({**SETTINGS, "top_layers_trained": 4})["top_layers"].on_meta_device(TINY)
+
+
+def test_the_course_report_set_up_moves_neither_head_nor_prompt(small_task, tmp_path):
     model_source, tokenizer, train, held_out = small_task
     table = methods.method_table(SETTINGS)
     recipe = recipe_for(model_source, tokenizer, tmp_path)
     short = {"epochs": 1.0}
-    mistake_model, mistake = methods.train_method(dataclasses.replace(table["course_report_p_tuning"], **short), recipe,
+    mistake_model, mistake = methods.train_method(dataclasses.replace(table["course_report_p_tuning"], lr=1e-2, **short), recipe,
                                                   train, held_out, num_labels=3)
-    _, correct = methods.train_method(dataclasses.replace(table["p_tuning"], lr=5e-3, **short), recipe, train, held_out,
+    _, correct = methods.train_method(dataclasses.replace(table["prompt_tuning"], lr=3e-2, **short), recipe, train, held_out,
                                       num_labels=3)
-    assert mistake_model.word_embeddings.weight.requires_grad
-    assert mistake.parameters.trainable - correct.parameters.trainable == analytic.word_embedding_parameters(mistake_model.config)
-    assert mistake.moved < correct.moved  # a full-fine-tuning rate barely moves the new prompt encoder and head
+    assert mistake.parameters.trainable == analytic.word_embedding_parameters(mistake_model.config)
+    assert mistake.largest_change == {"head": 0.0, "prompt": 0.0} and mistake.moved == 0.0
+    assert correct.largest_change["head"] > 0 and correct.largest_change["prompt"] > 0 and correct.moved > 0
+
+
+def test_reuse_notes_say_what_a_rerun_took_from_its_checkpoint():
+    def result(resumed):
+        return methods.MethodResult("lora", 20, methods.TrainResult(resumed_from_step=resumed), models.ParameterCount(10, 2), 0.1, {})
+    assert result(0).reuse_note() == ""
+    assert result(20).reuse_note() == "reused its finished checkpoint (all 20 steps; nothing was retrained)"
+    assert result(8).reuse_note() == "resumed from its checkpoint at step 8 of 20"
+
+
+def test_prune_checkpoints_removes_them_and_counts_their_bytes(tmp_path):
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    (folder / "a.pt").write_bytes(b"x" * 10)
+    (folder / "b.pt").write_bytes(b"y" * 5)
+    assert methods.prune_checkpoints(folder) == {"files": 2, "bytes": 15} and not folder.exists()
+    assert methods.prune_checkpoints(folder) == {"files": 0, "bytes": 0}
 
 
 def test_scores_and_metrics_are_named_by_split():
@@ -129,22 +168,28 @@ def test_scores_and_metrics_are_named_by_split():
     scores = {"matched": methods.Scores(np.array([0, 1, 2, 2]), logits),
               "mismatched": methods.Scores(np.array([0, 0, 0, 0]), logits)}
     losses = [{"step": i + 1, "loss": loss, "lr": 0.1} for i, loss in enumerate([1.2] * 10 + [0.4] * 10)]
-    result = methods.MethodResult("lora", 20, methods.TrainResult(losses=losses), models.ParameterCount(10, 2), 0.5)
+    result = methods.MethodResult("lora", 20, methods.TrainResult(losses=losses), models.ParameterCount(10, 2), 0.5, {})
     values = methods.metrics_of(result, scores)
     assert set(values) == {"matched_accuracy", "matched_macro_f1", "mismatched_accuracy", "mismatched_macro_f1",
                            "first_loss", "last_loss"}
     assert values["matched_accuracy"] == 0.75 and values["mismatched_accuracy"] == 0.5
     assert (values["first_loss"], values["last_loss"]) == pytest.approx((1.2, 0.4))
     assert scores["matched"].confusion().tolist() == [[1, 0, 0], [0, 1, 0], [1, 0, 1]]
+    assert scores["matched"].prediction_shares().tolist() == [0.5, 0.25, 0.25]
+    assert scores["mismatched"].label_shares().tolist() == [1.0, 0.0, 0.0]
 
 
-def test_relative_change_measures_only_the_new_parameters():
-    model = torch.nn.ModuleDict({"classifier": torch.nn.Linear(2, 2, bias=False), "body": torch.nn.Linear(2, 2, bias=False)})
+def test_changes_are_measured_on_the_added_parameters_trainable_or_not():
+    model = torch.nn.ModuleDict({"classifier": torch.nn.Linear(2, 2, bias=False), "body": torch.nn.Linear(2, 2, bias=False),
+                                 "prompt_encoder": torch.nn.Linear(2, 2, bias=False)})
+    model["prompt_encoder"].requires_grad_(False)
     with torch.no_grad():
         model["classifier"].weight.copy_(torch.eye(2))
-    start = methods.new_parameters(model)
-    assert set(start) == {"classifier.weight"}
+        model["prompt_encoder"].weight.zero_()
+    start = methods.added_parameters(model)
+    assert set(start) == {"classifier.weight", "prompt_encoder.weight"}
     with torch.no_grad():
         model["classifier"].weight.mul_(2)
         model["body"].weight.add_(100)
-    assert methods.relative_change(start, model) == pytest.approx(1.0)
+    assert methods.relative_change(start, model) == pytest.approx(1.0)  # ||2I - I|| / ||I||; the body is not counted
+    assert methods.largest_change(start, model) == {"head": 1.0, "prompt": 0.0}

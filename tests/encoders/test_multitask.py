@@ -1,4 +1,4 @@
-"""Several LoRA adapters on one frozen base: switching, checksums, merging, costs."""
+"""Several tasks on one frozen base, with LoRA adapters or with task heads: switching, checksums, merging, costs."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def test_switching_rows_compare_each_task_with_its_own_model(saved):
             return module(input_ids=data["input_ids"], attention_mask=data["attention_mask"]).logits.numpy()
 
     rows = multitask.switching_rows(model, tasks, ["nli", "sentiment", "nli"], logits_of)
-    assert [(r["active_adapter"], r["classes"]) for r in rows] == [("nli", 3), ("sentiment", 2), ("nli", 3)]
+    assert [(r["active"], r["classes"]) for r in rows] == [("nli", 3), ("sentiment", 2), ("nli", 3)]
     assert all(r["same_predictions"] == 1.0 and r["max_abs_logit_difference"] < 1e-5 for r in rows)
     assert all(r["accuracy_shared_base"] == r["accuracy_own_model"] for r in rows)
     wrong = {**tasks, "nli": (tasks["nli"][0], -tasks["nli"][1])}  # another model's logits: the rows must say so
@@ -139,3 +139,54 @@ def test_sizes_and_latency(saved, tmp_path):
     assert multitask.state_dict_bytes(model) == 4 * sum(t.numel() for t in model.state_dict().values())
     timing = multitask.latency(model, [{**inputs, "labels": torch.zeros(5, dtype=torch.long)}] * 2, repeats=2)
     assert timing["ms_per_batch"] > 0 and timing["timed_batches"] == 4 and timing["examples_per_s"] > 0
+
+
+def trained_looking_head(folder, labels, seed):
+    torch.manual_seed(seed)
+    return RobertaForSequenceClassification.from_pretrained(folder / "base", num_labels=labels).classifier
+
+
+def test_task_heads_round_trip_and_switch_on_one_body_without_touching_it(saved, tmp_path):
+    folder, inputs, _ = saved
+    heads = {task: trained_looking_head(folder, labels, seed=20 + i) for i, (task, labels) in enumerate(TASKS.items())}
+    sizes = {task: multitask.save_head(head, tmp_path / f"{task}.safetensors") for task, head in heads.items()}
+    assert sizes["sentiment"] < sizes["nli"] and sizes["nli"] > 4 * sum(p.numel() for p in heads["nli"].parameters())
+    torch.manual_seed(0)
+    body = RobertaForSequenceClassification.from_pretrained(folder / "base", num_labels=3).eval()
+    checksum = multitask.base_weights_checksum(body)
+    loaded = {task: multitask.load_head(tmp_path / f"{task}.safetensors", like=body.classifier) for task in TASKS}
+    expected = {}
+    for task, head in heads.items():  # each task's own model: the body with that head
+        own = copy.deepcopy(body)
+        own.classifier = head.eval()
+        with torch.no_grad():
+            expected[task] = own(**inputs).logits
+    for task in ["nli", "sentiment", "nli"]:
+        multitask.swap_head(body, loaded[task])
+        with torch.no_grad():
+            logits = body(**inputs).logits
+        assert body.num_labels == TASKS[task]
+        torch.testing.assert_close(logits, expected[task], rtol=0, atol=0)
+    assert not any(p.requires_grad for head in loaded.values() for p in head.parameters())
+    body.classifier = trained_looking_head(folder, 3, seed=0)  # the base's own head again: the body was never written
+    assert multitask.base_weights_checksum(body) == checksum
+
+
+def test_switching_rows_take_another_way_to_activate_a_task(saved):
+    folder, inputs, _ = saved
+    body = RobertaForSequenceClassification.from_pretrained(folder / "base", num_labels=3).eval()
+    heads = {task: trained_looking_head(folder, labels, seed=30 + i).eval() for i, (task, labels) in enumerate(TASKS.items())}
+    labels = {"nli": [0, 1, 2, 0, 1], "sentiment": [0, 1, 0, 1, 0]}
+
+    def logits_of(module, data):
+        with torch.no_grad():
+            return module(input_ids=data["input_ids"], attention_mask=data["attention_mask"]).logits.numpy()
+
+    own = {}
+    for task in TASKS:
+        multitask.swap_head(body, heads[task])
+        own[task] = logits_of(body, inputs)
+    tasks = {task: ({**inputs, "label": labels[task]}, own[task]) for task in TASKS}
+    rows = multitask.switching_rows(body, tasks, ["sentiment", "nli"], logits_of,
+                                    activate=lambda model, task: multitask.swap_head(model, heads[task]))
+    assert [(r["active"], r["classes"], r["same_predictions"]) for r in rows] == [("sentiment", 2, 1.0), ("nli", 3, 1.0)]

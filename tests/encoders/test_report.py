@@ -40,7 +40,7 @@ def test_figures_have_one_panel_per_split_kind_and_per_method(splits):
     assert len(report.plot_splits(splits, LABELS).axes) == 2
     losses = [{"step": s, "loss": 1.0 / s, "lr": 0.1} for s in range(1, 11)]
     result = MethodResult("lora", 10, TrainResult(losses=losses, evals=[{"step": 10, "held_out_accuracy": 0.5}]),
-                          ParameterCount(10, 2), 0.1)
+                          ParameterCount(10, 2), 0.1, {"head": 0.1})
     curves = report.plot_learning_curves({"lora": result, "full_ft": result}, {"lora": "LoRA", "full_ft": "full"}, chance=1 / 3)
     assert [ax.get_title() for ax in curves.axes] == ["LoRA", "full"]
     confusions = report.plot_confusions({"lora": np.eye(3)}, LABELS, {"lora": "LoRA"})
