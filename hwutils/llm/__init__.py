@@ -5,10 +5,11 @@
 ``qlora``         LoRA on a 4-bit model and the Trainer's arguments, for SFT and the head
 ``sft``           supervised fine-tuning data with the loss on the answer only
 ``quantization``  4-bit NF4 loading and its memory
-``merging``       merging the adapter into 4-bit weights (naive) or a full-precision copy (right)
+``merging``       merging the adapter into 4-bit weights (naive) or, streamed shard by shard, into the weights it was trained against (right)
 ``pooling``       last-token pooling of a causal model, features and linear probes
 ``architecture``  Llama-3 shapes and analytic parameter counts
 ``reporting``     the comparison of every method and the GPU estimate
+``preflight``     the full profile's methods at Llama-3-8B size, for the GPU preflight
 ``fixtures``      the tiny Llama of the smoke profile
 
 The task-independent prompting of a causal LM (scoring continuations, calibration, greedy

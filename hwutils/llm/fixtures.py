@@ -8,8 +8,9 @@ does. ``AutoTokenizer`` / ``AutoModelForCausalLM`` load it, in 4-bit too.
 
 So that in-context prompts have something to read, the model is pre-trained for a few seconds
 (:func:`hwutils.core.fixtures.pretraining.pretrain`) on fixture text: sentences from
-:func:`hwutils.core.fixtures.text_datasets.fixture_sentences` and prompts in both styles of
-:mod:`hwutils.llm.prompts` whose answers are drawn **at random**. It learns the
+:func:`hwutils.core.fixtures.text_datasets.fixture_sentences` and prompts in the label-words and
+yes/maybe/no styles of :mod:`hwutils.llm.prompts` whose answers are drawn **at random** (the
+true/neither/false style is left out on purpose: its answer words stay several tokens long). It learns the
 language, the prompt format and the answer words, but not which answer is right: what the
 notebook's own fine-tuning achieves is then the notebook's doing.
 """
@@ -31,10 +32,10 @@ PRETRAIN = dict(steps=100, batch_size=8, block_size=64, lr=3e-3, seed=0)
 def prompt_text(n: int, seed: int) -> list[str]:
     """``n`` prompts of both styles, zero- to three-shot, on fixture NLI pairs, with random answers."""
     from hwutils.core.fixtures.text_datasets import ACTIONS, GENRES, MISMATCHED_ACTIONS, MISMATCHED_GENRES, nli_pair
-    from hwutils.llm.prompts import DEMONSTRATION_SEPARATOR, STYLES
+    from hwutils.llm.prompts import DEMONSTRATION_SEPARATOR, LABEL_WORDS, YES_MAYBE_NO
 
     rng = random.Random(seed)
-    styles = list(STYLES.values())
+    styles = [LABEL_WORDS, YES_MAYBE_NO]  # the fixture's own text: a style added later changes nothing here
 
     def random_pair() -> tuple[str, str]:
         genres, actions = (GENRES, ACTIONS) if rng.random() < 0.8 else (MISMATCHED_GENRES, MISMATCHED_ACTIONS)

@@ -5,7 +5,8 @@ demonstrations and reads its answer by **scoring** the label words, by scoring w
 calibration**, and by **greedy generation** parsed to a label. :class:`PromptEvaluation` keeps the
 scores and texts and turns them into metrics (:meth:`~PromptEvaluation.metrics`, the ``results.json``
 record) and a display row (:meth:`~PromptEvaluation.row`). :func:`findings` gathers what the
-analysis of all prompts states.
+analysis of all prompts states. :func:`temperature_study` reads one prompt from sampled text at
+several temperatures, as the course report did.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
 from hwutils.core import metrics, plots
 from hwutils.core.data.mnli import LABELS
+from hwutils.core.progress import progress
 from hwutils.core.prompting import contextual_calibration, generate_greedy
 from hwutils.core.training import Meter, RunStats
 from hwutils.llm.prompts import UNPARSEABLE, PromptStyle, build_prompts, parse_answer, score_labels
@@ -79,7 +82,6 @@ class PromptEvaluation:
         predicted, calibrated, parsed = self.predicted, self.calibrated, self.parsed
         return {
             **metrics.classification_summary(y_true, predicted, CLASSES),
-            "unparseable_scoring": float(np.mean(~np.isin(predicted, CLASSES))),
             "calibrated_accuracy": metrics.accuracy(y_true, calibrated),
             "calibrated_macro_f1": metrics.macro_f1(y_true, calibrated, CLASSES),
             "generation_accuracy": metrics.accuracy(y_true, parsed),
@@ -162,7 +164,6 @@ def findings(evaluations: Sequence[PromptEvaluation], y_true: Sequence[int]) -> 
         "worst": min(rows.items(), key=lambda item: item[1]["accuracy"]),
         "most_biased": max(rows.items(), key=lambda item: item[1]["most_predicted_share"]),
         "worst_generation": max(rows.items(), key=lambda item: item[1]["unparseable_generation"]),
-        "unparseable_by_scoring": sum(round(r["unparseable_scoring"] * len(y_true)) for r in rows.values()),
         "calibration_helped_accuracy": sum(r["calibrated_accuracy"] > r["accuracy"] for r in rows.values()),
         "calibration_helped_macro_f1": sum(r["calibrated_macro_f1"] > r["macro_f1"] for r in rows.values()),
         "mean_accuracy_by_style": {s: float(np.mean([r["accuracy"] for r in rows.values() if r["style"] == s]))
@@ -171,3 +172,42 @@ def findings(evaluations: Sequence[PromptEvaluation], y_true: Sequence[int]) -> 
         "prompts": len(rows),
     }
 
+
+
+@torch.no_grad()
+def generate_sampled(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int, batch_size: int,
+                     temperature: float, seed: int) -> list[str]:
+    """Sampled continuations of ``prompts`` at ``temperature`` (seeded), decoded to text: the
+    course report's way of reading an answer. Batches are left-padded, as for greedy decoding."""
+    device = next(model.parameters()).device
+    torch.manual_seed(seed)
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    texts: list[str] = []
+    try:
+        for start in progress(range(0, len(prompts), batch_size), desc=f"sampling at T={temperature:g}"):
+            batch = tokenizer(list(prompts[start:start + batch_size]), return_tensors="pt", padding=True).to(device)
+            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature, top_k=0,
+                                 top_p=1.0, pad_token_id=tokenizer.pad_token_id)
+            texts += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+    finally:
+        tokenizer.padding_side = side
+    return texts
+
+
+def temperature_study(model: Any, tokenizer: Any, rows: Any, evaluation: PromptEvaluation, y_true: Sequence[int], *,
+                      temperatures: Sequence[float], max_new_tokens: int, batch_size: int, seed: int) -> list[dict[str, Any]]:
+    """``evaluation``'s prompt read from sampled text at each temperature (greedy first, as temperature 0):
+    accuracy over all examples (unparseable = wrong), the unparseable share, and accuracy over the
+    parseable answers only (the denominator of the course report; ``None`` when nothing parsed)."""
+    prompts = build_prompts(evaluation.style, rows, evaluation.demonstrations)
+    readings = [(0.0, evaluation.generated)] + [
+        (t, generate_sampled(model, tokenizer, prompts, max_new_tokens, batch_size, t, seed)) for t in temperatures]
+    study = []
+    for temperature, texts in readings:
+        parsed, truth = np.array([parse_answer(text, evaluation.style) for text in texts]), np.asarray(y_true)
+        answered = parsed != UNPARSEABLE
+        study.append({"temperature": temperature, "reader": "greedy" if temperature == 0 else "sampled",
+                      "accuracy": float(np.mean(parsed == truth)), "unparseable": float(np.mean(~answered)),
+                      "accuracy_over_parseable": float(np.mean(parsed[answered] == truth[answered])) if answered.any() else None,
+                      "parseable": int(answered.sum())})
+    return study

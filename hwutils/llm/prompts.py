@@ -62,7 +62,14 @@ YES_MAYBE_NO = PromptStyle(
     '{premise}\nQuestion: Given that, is it true that "{hypothesis}"? Answer yes, maybe or no.\nAnswer:',
     ("yes", "maybe", "no"),
 )
-STYLES = {style.key: style for style in (LABEL_WORDS, YES_MAYBE_NO)}
+# The words of the third style are several tokens each in the smoke fixture's tokenizer (as Llama-3's
+# " entailment" is), so the smoke tests can run the multi-token scoring path of the full profile.
+TRUE_FALSE = PromptStyle(
+    "true_false", "true/neither/false",
+    '{premise}\nQuestion: "{hypothesis}" True, false or neither?\nAnswer:',
+    ("true", "neither", "false"),
+)
+STYLES = {style.key: style for style in (LABEL_WORDS, YES_MAYBE_NO, TRUE_FALSE)}
 DEMONSTRATION_SEPARATOR = "\n\n"
 
 

@@ -6,18 +6,25 @@
 * :func:`lora_count_row` compares peft's count of trainable parameters with the analytic one
   (:func:`hwutils.llm.architecture.llama_lora_parameters`);
 * :func:`training_arguments` builds the ``TrainingArguments`` of one run from the settings and the
-  run's precision, the same way for supervised fine-tuning and the classification head.
+  run's precision, the same way for supervised fine-tuning and the classification head; its
+  checkpoints go to a folder named after the settings and code versions (:func:`checkpoint_dir`);
+* :func:`train_resumable` trains, resuming from the last checkpoint a previous (interrupted or
+  finished) run of the same settings left, and says from which step.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from hwutils.core.run import Run
+from hwutils.core.training import Meter, RunStats, code_versions
 from hwutils.llm.architecture import llama_lora_parameters
 from hwutils.llm.quantization import keep_cpu_4bit_layout
 
@@ -58,7 +65,8 @@ def lora_count_row(name: str, peft_model: Any, config: Any, r: int, targets: Seq
 
 
 def training_arguments(run: Run, name: str, lr: float, **extra: Any):
-    """``TrainingArguments`` of the run called ``name`` at learning rate ``lr``.
+    """``TrainingArguments`` of the run called ``name`` (``qlora_sft`` or ``head``, which names its
+    ``<name>_epochs`` setting) at learning rate ``lr``.
 
     The effective batch is ``batch_size`` examples: ``per_device_batch_size`` per forward pass,
     accumulated. Mixed precision comes from ``run.precision`` (bf16 on GPUs of compute capability
@@ -69,18 +77,51 @@ def training_arguments(run: Run, name: str, lr: float, **extra: Any):
 
     settings, device = run.settings, run.device
     return TrainingArguments(
-        output_dir=str(run.output_dir / "trainer" / name), per_device_train_batch_size=settings.per_device_batch_size,
+        output_dir=str(checkpoint_dir(run, name, lr)), save_strategy="steps", save_steps=settings.checkpoint_every,
+        save_total_limit=1,  # only the last checkpoint stays on disk
+        per_device_train_batch_size=settings.per_device_batch_size,
         gradient_accumulation_steps=max(1, settings.batch_size // settings.per_device_batch_size),
-        learning_rate=lr, num_train_epochs=settings.epochs, lr_scheduler_type=settings.scheduler,
+        learning_rate=lr, num_train_epochs=settings[f"{name}_epochs"], lr_scheduler_type=settings.scheduler,
         warmup_ratio=settings.warmup_ratio, weight_decay=settings.weight_decay, optim=settings.optim,
         **run.precision.trainer_flags(), use_cpu=device.type == "cpu", logging_steps=settings.logging_steps,
-        save_strategy="no", report_to="none", seed=run.seed, data_seed=run.seed, disable_tqdm=False,
+        report_to="none", seed=run.seed, data_seed=run.seed, disable_tqdm=False,
         dataloader_pin_memory=device.type == "cuda", **extra)
+
+
+def checkpoint_dir(run: Run, name: str, lr: float) -> Path:
+    """``OUTPUT_DIR/trainer/<name>-<digest>``: the digest covers the settings, seed, learning rate
+    and library versions, so a rerun resumes only a checkpoint that the same code and settings wrote
+    (any other starts over in a folder of its own)."""
+    fingerprint = {"settings": run.settings.as_dict(), "seed": run.seed, "lr": lr, "versions": code_versions()}
+    digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return Path(run.output_dir) / "trainer" / f"{name}-{digest}"
+
+
+def train_resumable(trainer: Any, tokens_per_sample: float = 0.0) -> tuple[RunStats, int]:
+    """``trainer.train()``, resumed from the last checkpoint in its ``output_dir`` if a previous run
+    of the same settings left one (a finished run resumes at its last step and trains no more).
+    Returns the cost of the steps trained now and the step it resumed from (0: from scratch)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = Path(trainer.args.output_dir)
+    last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    resumed = int(Path(last).name.split("-")[-1]) if last else 0
+    if last:
+        print(f"resuming from {last} (step {resumed})")
+    examples_per_step = trainer.args.per_device_train_batch_size * trainer.args.gradient_accumulation_steps
+    with Meter(trainer.args.device) as meter:
+        output = trainer.train(resume_from_checkpoint=last)
+        done = max(output.global_step - resumed, 0)
+        meter.count(samples=done * examples_per_step, tokens=round(done * examples_per_step * tokens_per_sample), steps=done)
+    return meter.stats, resumed
 
 
 def logged_losses(trainer: Any) -> list[dict[str, float]]:
     """The training losses a ``Trainer`` logged, as ``{"step", "loss"}`` rows for a learning curve."""
-    return [{"step": r["step"], "loss": r["loss"]} for r in trainer.state.log_history if "loss" in r]
+    losses = [{"step": r["step"], "loss": r["loss"]} for r in trainer.state.log_history if "loss" in r]
+    if not losses:  # fewer steps than logging_steps: the mean loss of the whole run, at its last step
+        losses = [{"step": r["step"], "loss": r["train_loss"]} for r in trainer.state.log_history if "train_loss" in r]
+    return losses
 
 
 def classification_dataset(texts: Sequence[str], labels: Sequence[int], tokenizer: Any, max_length: int) -> Any:

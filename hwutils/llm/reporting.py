@@ -17,13 +17,15 @@ from hwutils.core.data.mnli import LABELS
 
 def comparison_rows(methods: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per recorded method: accuracy, macro-F1, trainable parameters, and the cost of its
-    training, or, for a method that trains nothing (a prompt, a merge), of scoring the test set."""
+    training, or, for a method that trains nothing (a prompt, a merge), of scoring the test set.
+    ``final_training_loss`` (recorded by the trained methods) is the last logged training loss."""
     rows = []
     for key, record in methods.items():
         trained = "train" in record
         cost = record["train"] if trained else record.get("scoring", {})
         rows.append({"method": key, "accuracy": record["metrics"]["accuracy"], "macro_f1": record["metrics"]["macro_f1"],
                      "trainable parameters": record.get("trainable_parameters", 0),
+                     "final training loss": record.get("final_training_loss", float("nan")),
                      "time (s)": cost.get("wall_time_s", float("nan")), "time of": "training" if trained else "scoring",
                      "peak memory (MB)": cost.get("peak_memory_mb", float("nan"))})
     return rows
@@ -57,13 +59,13 @@ def gpu_estimate(full: Mapping[str, Any], labels: int = len(LABELS)) -> dict[str
     """Tokens and minutes of a full-profile run on one GPU, from the ``full`` settings' assumed speeds.
 
     Scoring reads every prompt (its demonstrations included) once per label; the two QLoRA
-    trainings (SFT and the head) read the training set ``epochs`` times; generation, merging,
+    trainings (SFT and the head) read the training set ``qlora_sft_epochs`` and ``head_epochs`` times; generation, merging,
     probes and loading are allowed half as much again.
     """
     examples_per_prompt = sum(1 + shots for shots in full["prompt_shots"]) * len(full["prompt_styles"])
     estimate = {
         "icl_scoring_tokens": full["test_examples"] * examples_per_prompt * full["full_tokens_per_example"] * labels,
-        "training_tokens": 2 * full["train_examples"] * full["epochs"] * full["full_tokens_per_example"],
+        "training_tokens": full["train_examples"] * (full["qlora_sft_epochs"] + full["head_epochs"]) * full["full_tokens_per_example"],
     }
     estimate["icl_minutes"] = estimate["icl_scoring_tokens"] / full["gpu_inference_tokens_per_s"] / 60
     estimate["training_minutes"] = estimate["training_tokens"] / full["gpu_train_tokens_per_s"] / 60

@@ -32,7 +32,7 @@ def test_metrics_of_the_three_readers_on_hand_made_scores():
     assert e.predicted.tolist() == [0, 0, 2, 0, 0, 0]
     assert e.parsed.tolist() == [0, 0, 2, 0, -1, 1]
     values = e.metrics(Y_TRUE)
-    assert values["accuracy"] == pytest.approx(3 / 6) and values["unparseable_scoring"] == 0
+    assert values["accuracy"] == pytest.approx(3 / 6) and "unparseable_scoring" not in values  # scoring always answers
     assert values["generation_accuracy"] == pytest.approx(3 / 6) and values["unparseable_generation"] == pytest.approx(1 / 6)
     # calibration divides out the content-free preference for label 0: rows 1, 4 and 5 move to their true labels
     assert e.calibrated.tolist() == [0, 1, 2, 0, 1, 2] and values["calibrated_accuracy"] == 1.0
@@ -80,3 +80,15 @@ def test_evaluate_prompt_reads_the_tiny_llama_three_ways():
     assert e.generated == generate_greedy(model, tokenizer, prompts, max_new_tokens=3)
     assert e.scoring.samples == 2 and e.scoring.tokens == sum(len(ids) for ids in tokenizer(prompts)["input_ids"])
     assert e.key == "icl_yes_maybe_no_1_shot" and set(e.metrics(rows["label"])) >= {"accuracy", "calibrated_accuracy", "generation_accuracy"}
+
+
+def test_temperature_study_counts_both_denominators(monkeypatch):
+    sampled = {0.5: [" neutral", " nothing", " contradiction", " entailment", " ??", " contradiction"]}
+    monkeypatch.setattr(icl, "generate_sampled", lambda model, tok, prompts, n, bs, temperature, seed: sampled[temperature])
+    rows = [{"premise": "p", "hypothesis": "h"}] * len(Y_TRUE)
+    greedy, hot = icl.temperature_study(None, None, rows, evaluation(), Y_TRUE, temperatures=[0.5], max_new_tokens=3,
+                                        batch_size=2, seed=0)
+    assert (greedy["temperature"], greedy["reader"], greedy["accuracy"]) == (0.0, "greedy", pytest.approx(3 / 6))
+    assert hot["unparseable"] == pytest.approx(2 / 6) and hot["parseable"] == 4
+    assert hot["accuracy"] == pytest.approx(3 / 6)  # rows 2, 3 and 5 right; unparseable answers count as wrong
+    assert hot["accuracy_over_parseable"] == pytest.approx(3 / 4)  # the course report's denominator

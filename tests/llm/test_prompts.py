@@ -35,7 +35,7 @@ def test_a_prompt_shows_solved_demonstrations_then_the_unsolved_query(rows):
 
 
 def test_styles_are_keyed_as_in_the_settings_and_their_continuations_follow_label_order():
-    assert set(prompts.STYLES) == {"label_words", "yes_maybe_no"}
+    assert set(prompts.STYLES) == {"label_words", "yes_maybe_no", "true_false"}
     assert all(key == style.key for key, style in prompts.STYLES.items())
     assert YES_MAYBE_NO.continuations() == [" yes", " maybe", " no"]
     assert LABEL_WORDS.continuations() == [" entailment", " neutral", " contradiction"]
@@ -71,7 +71,9 @@ def test_tiny_llama_fixture_loads_like_a_llama_3_checkpoint():
     assert tokenizer.pad_token is None  # as Llama-3: the notebook must set one
     ids = tokenizer("Premise: x")["input_ids"]
     assert ids[0] == tokenizer.bos_token_id == config.bos_token_id
-    for style in prompts.STYLES.values():  # every answer word is one token after "Answer:"
-        for continuation in style.continuations():
-            assert len(tokenizer(continuation, add_special_tokens=False)["input_ids"]) == 1
+    def lengths(style):
+        return [len(tokenizer(c, add_special_tokens=False)["input_ids"]) for c in style.continuations()]
+
+    assert lengths(LABEL_WORDS) == lengths(YES_MAYBE_NO) == [1, 1, 1]  # the main run's answer words: one token each
+    assert max(lengths(prompts.TRUE_FALSE)) > 1  # the full_branches run scores multi-token answers, as Llama-3's tokenizer needs
     assert "pre-trained for 100 steps" in (folder / "README.md").read_text()

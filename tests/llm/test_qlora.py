@@ -22,9 +22,9 @@ def settings(profile: str = "smoke", **changes) -> Settings:
     return Settings(NOTEBOOK, profile, {**profile_table(NOTEBOOK)[profile], **changes})
 
 
-def fake_run(precision: Precision, profile: str = "smoke", **changes):
+def fake_run(precision: Precision, profile: str = "smoke", output_dir: Path = Path("/tmp/qlora-test"), **changes):
     return SimpleNamespace(settings=settings(profile, **changes), device=torch.device("cpu"), precision=precision, seed=7,
-                           output_dir=Path("/tmp/qlora-test"))
+                           output_dir=output_dir)
 
 
 def test_lora_on_a_4bit_model_counts_as_the_analytic_formula_and_is_seeded(random_llama):
@@ -48,7 +48,7 @@ def test_lora_on_a_4bit_model_counts_as_the_analytic_formula_and_is_seeded(rando
     (Precision("float32", "cpu", "CPU"), False, False),
 ])
 def test_training_arguments_take_mixed_precision_from_the_run(precision, bf16, fp16):
-    args = qlora.training_arguments(fake_run(precision), "sft", 1e-3)
+    args = qlora.training_arguments(fake_run(precision), "qlora_sft", 1e-3)
     assert (args.bf16, args.fp16) == (bf16, fp16)
 
 
@@ -57,10 +57,13 @@ def test_training_arguments_follow_the_settings(profile):
     run = fake_run(Precision("float32", "cpu", "CPU"), profile)
     args = qlora.training_arguments(run, "head", 3e-4, remove_unused_columns=False)
     s = run.settings
-    assert args.learning_rate == 3e-4 and args.num_train_epochs == s.epochs and args.seed == args.data_seed == 7
+    assert args.learning_rate == 3e-4 and args.num_train_epochs == s.head_epochs and args.seed == args.data_seed == 7
     assert args.per_device_train_batch_size * args.gradient_accumulation_steps == s.batch_size
     assert args.optim.value == s.optim and args.lr_scheduler_type.value == s.scheduler
-    assert args.output_dir.endswith("trainer/head") and not args.remove_unused_columns
+    assert Path(args.output_dir).parent.name == "trainer" and Path(args.output_dir).name.startswith("head-")
+    assert not args.remove_unused_columns and args.save_strategy.value == "steps" and args.save_steps == s.checkpoint_every
+    other = qlora.training_arguments(fake_run(Precision("float32", "cpu", "CPU"), profile, head_epochs=s.head_epochs + 1), "head", 3e-4)
+    assert other.output_dir != args.output_dir  # other settings never resume this run's checkpoint
 
 
 def test_classification_dataset_and_logged_losses():
@@ -74,3 +77,44 @@ def test_classification_dataset_and_logged_losses():
     trainer = SimpleNamespace(state=SimpleNamespace(log_history=[{"step": 5, "loss": 1.0}, {"step": 5, "eval_loss": 2.0},
                                                                  {"step": 10, "loss": 0.5}, {"train_runtime": 3.0}]))
     assert qlora.logged_losses(trainer) == [{"step": 5, "loss": 1.0}, {"step": 10, "loss": 0.5}]
+
+
+def test_an_interrupted_qlora_run_resumes_to_the_uninterrupted_result(random_llama, tmp_path):
+    from transformers import Trainer, TrainerCallback
+
+    class CountSteps(TrainerCallback):
+        steps = 0
+
+        def on_step_end(self, args, state, control, **kwargs):
+            CountSteps.steps += 1
+
+    class Interrupt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:
+                raise KeyboardInterrupt("killed at step 3")
+
+    torch.manual_seed(0)
+    rows = [{"input_ids": ids, "labels": ids} for ids in torch.randint(0, 64, (12, 8)).tolist()]
+    config = qlora.lora_config(settings(lora_r=4), task_type="CAUSAL_LM")
+
+    def trainer(folder: Path, callbacks=()) -> Trainer:
+        run = fake_run(Precision("float32", "cpu", "CPU"), output_dir=folder, qlora_sft_epochs=1, batch_size=2, per_device_batch_size=2,
+                       checkpoint_every=2, logging_steps=1, lora_dropout=0.0)
+        model = qlora.add_lora(load_4bit(random_llama), config, seed=1)
+        return Trainer(model=model, args=qlora.training_arguments(run, "qlora_sft", 1e-2), train_dataset=rows, callbacks=list(callbacks))
+
+    def lora_weights(t: Trainer) -> dict[str, torch.Tensor]:
+        return {n: p.detach().clone() for n, p in t.model.named_parameters() if "lora_" in n}
+
+    straight = trainer(tmp_path / "straight")
+    _, resumed = qlora.train_resumable(straight)
+    assert resumed == 0 and straight.state.global_step == 6
+    with pytest.raises(KeyboardInterrupt):
+        qlora.train_resumable(trainer(tmp_path / "killed", [Interrupt()]))
+    again = trainer(tmp_path / "killed", [CountSteps()])
+    stats, resumed = qlora.train_resumable(again)
+    assert resumed == 2 and stats.steps == CountSteps.steps == 4 and again.state.global_step == 6  # steps 3 to 6 only
+    for name, weight in lora_weights(straight).items():
+        torch.testing.assert_close(lora_weights(again)[name], weight, rtol=0, atol=1e-6)
+    _, finished = qlora.train_resumable(trainer(tmp_path / "killed"))
+    assert finished == 6  # a finished run is reloaded at its last step, not trained again

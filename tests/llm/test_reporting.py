@@ -17,15 +17,16 @@ def test_comparison_rows_show_training_cost_or_else_scoring_cost():
         "icl_label_words_0_shot": {"metrics": {"accuracy": 0.4, "macro_f1": 0.3}, "trainable_parameters": 0,
                                    "scoring": {"wall_time_s": 2.0, "peak_memory_mb": 10.0}},
         "qlora_sft": {"metrics": {"accuracy": 0.8, "macro_f1": 0.79}, "trainable_parameters": 100,
-                      "train": {"wall_time_s": 50.0, "peak_memory_mb": 30.0}, "scoring": {"wall_time_s": 1.0, "peak_memory_mb": 5.0}},
+                      "final_training_loss": 0.25, "train": {"wall_time_s": 50.0, "peak_memory_mb": 30.0}, "scoring": {"wall_time_s": 1.0, "peak_memory_mb": 5.0}},
     }
     icl, sft = reporting.comparison_rows(methods)
     assert (icl["method"], icl["time (s)"], icl["time of"], icl["peak memory (MB)"]) == ("icl_label_words_0_shot", 2.0, "scoring", 10.0)
     assert (sft["time (s)"], sft["time of"], sft["trainable parameters"], sft["accuracy"]) == (50.0, "training", 100, 0.8)
+    assert sft["final training loss"] == 0.25 and icl["final training loss"] != icl["final training loss"]  # NaN: trains nothing
 
 
 def test_gpu_estimate_counts_prompt_and_training_tokens():
-    full = {"prompt_shots": [0, 1, 3], "prompt_styles": ["a", "b"], "test_examples": 100, "train_examples": 1000, "epochs": 2,
+    full = {"prompt_shots": [0, 1, 3], "prompt_styles": ["a", "b"], "test_examples": 100, "train_examples": 1000, "qlora_sft_epochs": 2, "head_epochs": 2,
             "full_tokens_per_example": 50, "gpu_inference_tokens_per_s": 1000.0, "gpu_train_tokens_per_s": 100.0}
     estimate = reporting.gpu_estimate(full, labels=3)
     assert estimate["icl_scoring_tokens"] == 100 * (1 + 2 + 4) * 2 * 50 * 3  # every prompt's examples, once per label
