@@ -33,6 +33,7 @@ GENERAL_RULES: list[tuple[str, Rule]] = [
     (r"(^|_)lr$", {"above": 0}),
     (r"(^|_)batch_size$", {"min": 1}),
     (r"^gradient_accumulation_steps$", {"min": 1}),
+    (r"^warmup_steps$", {"min": 0}),  # before the general "_steps" rule: no warm-up is a choice
     (r"(^|_)steps$", {"min": 1}),
     (r"(^|_)epochs$", {"above": 0}),
     (r"(^|_)examples$", {"min": 0}),
@@ -44,7 +45,6 @@ GENERAL_RULES: list[tuple[str, Rule]] = [
     (r"^weight_decay$", {"min": 0}),
     (r"^max_grad_norm$", {"min": 0}),
     (r"^warmup_ratio$", {"min": 0, "below": 1}),
-    (r"^warmup_steps$", {"min": 0}),
     (r"^(eval_every|logging_steps)$", {"min": 1}),
     (r"^checkpoint_every$", {"min": 0}),
     (r"^dataloader_workers$", {"min": 0}),

@@ -39,3 +39,10 @@ def test_every_profile_of_every_notebook_is_valid(notebook):
     for profile in PROFILES:
         values = profile_table(notebook)[profile]
         assert ranges.problems(values, valid_values(notebook)) == [], (notebook, profile)
+
+
+def test_a_specific_rule_comes_before_the_general_rule_it_refines():
+    from hwutils.core.ranges import problems
+
+    assert problems({"warmup_steps": 0}, {}) == []  # no warm-up is valid, though other *_steps need 1
+    assert problems({"max_steps": 0}, {}) != []
