@@ -29,9 +29,12 @@ run: setup
 pdf: setup
 	$(BIN)/hwutils run --profile $(PROFILE) --jobs $(JOBS) --pdf $(ARGS)
 
-# Everything CI runs: unit tests and a smoke execution of every notebook.
+# Everything CI runs: unit tests and a smoke execution of every notebook. One pytest worker more
+# than CPUs: a worker that waits for another's run of the same notebook (a file lock) leaves its CPU
+# to the extra one (each notebook kernel runs on one thread).
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: setup
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(ARGS)
 
 # The unit tests alone, without executing notebooks (about a minute).
 test-fast: setup

@@ -15,12 +15,16 @@ def digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_all_fixtures_build_deterministically(tmp_path):
-    fixtures.build_all(tmp_path / "first")  # how long this takes is a budget: `make budgets`
-    # built again elsewhere, every file is byte-identical (fixtures are seeded)
-    again = {name: fixtures.fixture_path(name, tmp_path / "second") for name in fixtures.registry()}
-    for name, folder in again.items():
-        assert digest(folder) == digest(tmp_path / "first" / name), f"fixture {name} is not deterministic"
+    """Every fixture built again in an empty folder is byte-identical to the copy in the shared
+    cache (the one the notebooks read, built on first use; fixtures are seeded and built on one
+    thread). One fresh build, not two: the cache's build is the one the smoke runs need anyway."""
+    cached = fixtures.build_all()  # builds only what is missing or stale; its time is a budget (`make budgets`)
+    for name in fixtures.registry():
+        assert digest(fixtures.fixture_path(name, tmp_path)) == digest(fixtures.fixture_path(name)), \
+            f"fixture {name} is not deterministic"
+    assert set(cached) == set(fixtures.registry())
 
 
 def test_fixture_is_cached_and_rebuilt_when_its_version_changes(tmp_path, monkeypatch):
