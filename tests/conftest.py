@@ -39,6 +39,21 @@ def notebook_path(name: str) -> Path:
     return matches[0]
 
 
+@pytest.fixture(scope="module")
+def full(request):
+    """The full profile's settings of the test module's notebook (its ``NAME``)."""
+    from hwutils.core.profiles import load_settings
+
+    return load_settings(request.module.NAME, "full")
+
+
+@pytest.fixture(scope="module")
+def workloads(request, full):
+    """``{name: Workload}`` of the notebook's full profile, from the topic's preflight module (the
+    test module's ``preflight``)."""
+    return {workload.name: workload for workload in request.module.preflight.workloads(full)}
+
+
 @pytest.fixture(scope="session")
 def smoke_root(tmp_path_factory, worker_id) -> Path:
     base = tmp_path_factory.getbasetemp()

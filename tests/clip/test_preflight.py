@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from hwutils.clip import preflight
 from hwutils.core import preflight as core_preflight
-from hwutils.core.profiles import load_settings
 
 NAME = "05_clip_dogs"
-
-
-@pytest.fixture(scope="module")
-def full():
-    return load_settings(NAME, "full")
-
-
-@pytest.fixture(scope="module")
-def workloads(full):
-    return {workload.name: workload for workload in preflight.workloads(full)}
 
 
 def test_encoding_both_models_and_coop_on_the_real_architectures(full, workloads):

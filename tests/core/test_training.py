@@ -28,13 +28,16 @@ def test_pick_device():
             pick_device("cuda")
 
 
-def test_meter_measures_time_throughput_and_memory():
+def test_meter_measures_time_throughput_and_memory(monkeypatch):
+    import hwutils.core.training as training
+
+    ticks = iter([100.0, 102.0])  # a clock read on entry and on exit: 2 seconds, whatever the machine's load
+    monkeypatch.setattr(training.time, "perf_counter", lambda: next(ticks))
     with Meter("cpu") as meter:
-        sum(range(200_000))
         meter.count(samples=10, tokens=1000, steps=1)
     stats = meter.stats
-    assert stats.wall_time_s > 0 and stats.samples == 10 and stats.tokens == 1000
-    assert stats.samples_per_s == pytest.approx(10 / stats.wall_time_s)
+    assert stats.wall_time_s == 2.0 and stats.samples == 10 and stats.tokens == 1000
+    assert stats.samples_per_s == 5.0 and stats.tokens_per_s == 500.0
     assert stats.peak_memory_mb > 10 and stats.memory_kind == "process_peak_rss"
     assert set(stats.as_dict()) >= {"wall_time_s", "samples_per_s", "tokens_per_s", "peak_memory_mb"}
 

@@ -5,17 +5,12 @@ from __future__ import annotations
 import pytest
 
 from hwutils.core import preflight as core_preflight
-from hwutils.core.profiles import Settings, load_settings, profile_table
+from hwutils.core.profiles import Settings, profile_table
 from hwutils.llm import preflight
 from hwutils.llm.architecture import LLAMA_3_8B, llama_lora_parameters
 
 NAME = "03_llama_mnli"
 T4 = core_preflight.GPUS["t4"]
-
-
-@pytest.fixture(scope="module")
-def full():
-    return load_settings(NAME, "full")
 
 
 def test_nf4_weights_cost_about_half_a_byte_and_the_unquantised_layers_their_precision():

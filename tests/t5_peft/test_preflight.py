@@ -7,20 +7,9 @@ import torch
 
 from hwutils.core import preflight as core_preflight
 from hwutils.core.models import count_parameters
-from hwutils.core.profiles import load_settings
 from hwutils.t5_peft import counting, methods, preflight
 
 NAME = "01_t5_imdb"
-
-
-@pytest.fixture(scope="module")
-def full():
-    return load_settings(NAME, "full")
-
-
-@pytest.fixture(scope="module")
-def workloads(full):
-    return {workload.name: workload for workload in preflight.workloads(full)}
 
 
 def test_one_workload_per_set_up_of_the_notebook(full, workloads):

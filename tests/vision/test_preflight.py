@@ -6,20 +6,9 @@ import pytest
 
 from hwutils.core import preflight as core_preflight
 from hwutils.core.models import count_parameters
-from hwutils.core.profiles import load_settings
 from hwutils.vision import preflight
 
 NAME = "04_vit_food101"
-
-
-@pytest.fixture(scope="module")
-def full():
-    return load_settings(NAME, "full")
-
-
-@pytest.fixture(scope="module")
-def workloads(full):
-    return {workload.name: workload for workload in preflight.workloads(full)}
 
 
 def test_lora_and_the_probe_train_what_the_notebook_trains_on_vit_base(workloads):
