@@ -36,7 +36,8 @@ TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: setup
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(ARGS)
 
-# The unit tests alone, without executing notebooks (144 s on 2 cores with the fixtures built).
+# The unit tests without notebook executions and without those marked slow (training runs, resumes,
+# full-size architectures on the meta device: `make test` runs them): 45 s on 2 cores, fixtures built.
 test-fast: setup
 	$(BIN)/python -m pytest -m "not notebook and not slow" $(ARGS)
 

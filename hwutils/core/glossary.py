@@ -17,7 +17,7 @@ SHARED: dict[str, str] = {
     "device": '"auto" (the GPU when there is one), "cpu" or "cuda[:n]"',
     "threads": "CPU threads for torch; 0 keeps torch's default (which honours OMP_NUM_THREADS)",
     "precision": '"auto" (bfloat16 on GPUs of compute capability >= 8.0, float16 below, float32 on a CPU) or an explicit dtype',
-    "preflight": '"stop" (the full profile stops at once when the GPU is too small), "warn" (run anyway) or "off"',
+    "preflight": '"stop" (the full profile stops at once when the GPU is too small), "warn" (run anyway) or "off" (no estimate, no check)',
     # what it reads
     "model": "a Hub model id, or a local folder (a fixture in the smoke profile)",
     "dataset": "a Hub dataset id, or a local folder of data files",

@@ -25,6 +25,9 @@ from hwutils.core import ranges
 from hwutils.core.errors import ConfigError
 
 PROFILES = ("smoke", "full")
+# Settings that never change what a run computes (where it runs, how many threads, whether the
+# preflight estimate is shown): a checkpoint's fingerprint leaves them out, so changing one resumes.
+NOT_COMPUTING = ("device", "threads", "preflight")
 FIXTURE_PREFIX = "fixture:"
 SETTINGS_DIR = Path(__file__).parents[1] / "settings"
 
@@ -67,6 +70,11 @@ class Settings(Mapping[str, Any]):
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self._values)
+
+    def computing(self) -> dict[str, Any]:
+        """The settings that can change what a run computes (all but :data:`NOT_COMPUTING`): the
+        part of a checkpoint's fingerprint that comes from the settings."""
+        return {k: v for k, v in self._values.items() if k not in NOT_COMPUTING}
 
     def __repr__(self) -> str:
         return f"Settings({self._notebook!r}, {self._profile!r}, {self._values!r})"

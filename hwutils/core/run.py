@@ -160,10 +160,16 @@ class Run:
     def preflight(self, workloads: Callable[[Settings], Sequence[Any]]) -> None:
         """Estimate what the full profile's methods need on a T4, an L4 and an A100 (a table), and,
         in the full profile, stop at once with one line if this device is too small (unless the
-        ``preflight`` setting is ``"warn"`` or ``"off"``). ``workloads(settings)`` comes from the
+        ``preflight`` setting is ``"warn"``); ``"off"`` skips both the estimate and the check. ``workloads(settings)`` comes from the
         topic package (``hwutils/<topic>/preflight.py``). Recorded as ``preflight`` in results.json."""
         from hwutils.core import preflight
 
+        if self.settings.get("preflight", "stop") == "off":
+            # building the full profile's models on the meta device takes a few CPU seconds; a user
+            # (or a test) who does not need the estimate skips it, and nothing else changes
+            show_markdown('Preflight off (`preflight = "off"`): no estimate, and no check of this device.')
+            self.attach("preflight", [])
+            return
         full = self.settings if self.profile == "full" else load_settings(self.notebook, "full")
         estimates = preflight.estimate_all(list(workloads(full)))
         rows = preflight.fit_table(estimates)

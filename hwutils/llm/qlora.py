@@ -92,7 +92,7 @@ def checkpoint_dir(run: Run, name: str, lr: float) -> Path:
     """``OUTPUT_DIR/trainer/<name>-<digest>``: the digest covers the settings, seed, learning rate
     and library versions, so a rerun resumes only a checkpoint that the same code and settings wrote
     (any other starts over in a folder of its own)."""
-    fingerprint = {"settings": run.settings.as_dict(), "seed": run.seed, "lr": lr, "versions": code_versions()}
+    fingerprint = {"settings": run.settings.computing(), "seed": run.seed, "lr": lr, "versions": code_versions()}
     digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return Path(run.output_dir) / "trainer" / f"{name}-{digest}"
 

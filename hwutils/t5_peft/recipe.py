@@ -171,9 +171,9 @@ class MethodOutcome:
                 "final_val_accuracy": self.training.evals[-1]["val_accuracy"]}
 
 
-# Settings that do not change what a run computes, left out of its checkpoint's fingerprint.
-NOT_IN_FINGERPRINT = ("device", "threads", "preflight", "checkpoint_every", "eval_batch_size", "test_examples",
-                      "generate_examples", "reference_config")
+# Besides the core's NOT_COMPUTING: settings that do not change what a run trains, left out of its
+# checkpoint's fingerprint.
+NOT_IN_FINGERPRINT = ("checkpoint_every", "eval_batch_size", "test_examples", "generate_examples", "reference_config")
 
 
 class StreamCheckpointer(Checkpointer):
@@ -199,7 +199,7 @@ class RunFiles:
 
     @classmethod
     def of(cls, run: Run, method: Method, stream: text2text.BatchStream) -> RunFiles:
-        settings = {k: v for k, v in run.settings.as_dict().items() if k not in NOT_IN_FINGERPRINT}
+        settings = {k: v for k, v in run.settings.computing().items() if k not in NOT_IN_FINGERPRINT}
         fingerprint = {"method": method.key, "lr": method.lr, "seed": run.seed, "precision": run.precision.name,
                        "settings": settings}
         folder = run.output_dir / "checkpoints"

@@ -96,6 +96,7 @@ def layout_problems(pages: list, margin_fraction: float = 0.03) -> list[str]:
 
 
 @NEEDS_PDF_TOOLS
+@pytest.mark.slow
 def test_wide_outputs_fit_the_printed_page(tmp_path):
     html = export.export_html(wide_notebook(tmp_path / "wide.ipynb"))
     pages = page_images(export.export_pdf(html, export.find_chromium()))

@@ -128,6 +128,7 @@ def test_two_smoke_notebooks_through_a_real_slurm(slurm_cluster, tmp_path):
         assert re.search(rf"\| {name} \| ok \|", text)
 
 
+@pytest.mark.slow
 def test_the_array_script_names_one_task_per_notebook_and_asks_for_gpus(tmp_path):
     for name in ("01_first", "02_second"):
         write_notebook(tmp_path / "notebooks", name, "print('hello')")

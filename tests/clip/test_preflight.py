@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from hwutils.clip import preflight
 from hwutils.core import preflight as core_preflight
+
+# builds both open_clip models on the meta device (seconds): out of make test-fast
+pytestmark = pytest.mark.slow
 
 NAME = "05_clip_dogs"
 

@@ -27,6 +27,7 @@ def test_analytic_module_size_equals_the_counted_one(architecture, method):
     assert estimates.analytic_module_parameters(config, method, 4) == models.count_parameters(peft_model).trainable
 
 
+@pytest.mark.slow
 def test_full_profile_modules_are_counted_offline():
     rows = estimates.module_parameter_rows(load_settings("07_pem_composition", "full"))
     by = {(r["model"], r["method"]): r for r in rows}
@@ -38,6 +39,7 @@ def test_full_profile_modules_are_counted_offline():
     assert all(r["equal"] for r in rows)
 
 
+@pytest.mark.slow
 def test_the_full_profile_fits_a_t4_by_the_core_preflight():
     from hwutils.composition import preflight as composition_preflight
     from hwutils.core import preflight

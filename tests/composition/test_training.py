@@ -45,6 +45,7 @@ def run_training(folder, features, precision=FLOAT32, callbacks=(), recipe=None,
                         device=CPU, checkpoint_every=5, logging_steps=2, callbacks=callbacks)
 
 
+@pytest.mark.slow
 def test_interrupted_training_resumes_from_its_checkpoint_to_the_same_module(tmp_path, features):
     straight = run_training(tmp_path / "straight", features)
     with pytest.raises(KeyboardInterrupt):
@@ -59,6 +60,7 @@ def test_interrupted_training_resumes_from_its_checkpoint_to_the_same_module(tmp
     assert not list((tmp_path / "interrupted").glob("checkpoint-*")), "the final module replaces the checkpoints"
 
 
+@pytest.mark.slow
 def test_a_finished_module_is_reused_and_another_recipe_retrains(tmp_path, features):
     first = run_training(tmp_path / "m", features)
     again = run_training(tmp_path / "m", features)
@@ -70,6 +72,7 @@ def test_a_finished_module_is_reused_and_another_recipe_retrains(tmp_path, featu
     assert not other.reused
 
 
+@pytest.mark.slow
 def test_training_in_bfloat16_autocast_runs_on_the_cpu(tmp_path, features):
     """The branch a GPU takes (mixed precision flags passed to the Trainer), exercised with CPU bfloat16."""
     bf16 = Precision("bfloat16", "cpu", "test")

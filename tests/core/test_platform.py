@@ -77,6 +77,7 @@ def test_install_dependencies_holds_kept_versions_then_adds_opendelta_without_de
     assert "set-up: installed or changed" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_install_dependencies_lets_an_imported_package_change_when_the_ranges_require_it_and_says_so(capsys):
     pip = FakePip(1, "ERROR: ResolutionImpossible: for help visit ...")
     platform.install_dependencies(BEFORE, "opendelta==0.3.2", requirements=["ipykernel>=7"], loaded=IMPORTED, run=pip)

@@ -55,6 +55,7 @@ def test_half_precision_halves_float32_activations_and_follows_the_gpu():
     assert fp32.precision == "float32" and fp32.activations == 2 * a100.activations
 
 
+@pytest.mark.slow
 def test_gradient_checkpointing_keeps_less_for_a_transformer():
     from transformers import GPT2Config, GPT2LMHeadModel
 

@@ -57,3 +57,10 @@ def test_unknown_notebook_lists_the_valid_ones():
 
 def test_profiles_are_the_two_documented_ones():
     assert PROFILES == ("smoke", "full")
+
+
+def test_settings_that_do_not_change_a_computation_stay_out_of_computing():
+    base = load_settings("06_nano_transformer", "smoke")
+    moved = load_settings("06_nano_transformer", "smoke", {"preflight": "off", "threads": 1, "device": "cpu"})
+    assert moved.as_dict() != base.as_dict() and moved.computing() == base.computing()
+    assert load_settings("06_nano_transformer", "smoke", {"max_steps": 7}).computing() != base.computing()

@@ -53,3 +53,13 @@ def test_bad_keys_fail_with_one_line(tmp_path):
         run.attach("methods", {})
     with pytest.raises(ConfigError, match="unknown setting"):
         start_run("06_nano_transformer", "smoke", 0, tmp_path, {"no_such_setting": 1})
+
+
+def test_preflight_off_skips_the_estimate_and_records_an_empty_table(tmp_path):
+    def workloads(settings):
+        raise AssertionError("preflight = 'off' must not build the full profile's workloads")
+
+    run = start_run("06_nano_transformer", "smoke", 0, tmp_path, {"preflight": "off"})
+    run.preflight(workloads)
+    assert json.loads((tmp_path / "results.json").read_text())["preflight"] == []
+

@@ -112,6 +112,7 @@ def test_optimizer_does_not_decay_biases_and_needs_trainable_parameters(tokenize
         make_optimizer(model, lr=1e-3, weight_decay=0.1)
 
 
+@pytest.mark.slow
 def test_fine_tune_learns_and_resumes_from_its_checkpoint(tokenizer, pairs, tmp_path):
     encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
 
@@ -155,6 +156,7 @@ def test_padding_and_length_summaries():
     assert rows == [{"split": "a", "mean tokens": 6.5, "95th percentile": 9.65, "longest": 10, "truncated share": 0.5}]
 
 
+@pytest.mark.slow
 def test_float16_fine_tuning_learns_and_resumes(tokenizer, pairs, tmp_path):
     encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
 
@@ -172,6 +174,7 @@ def test_float16_fine_tuning_learns_and_resumes(tokenizer, pairs, tmp_path):
     assert resumed.resumed_from_step == 80 and resumed.losses == result.losses
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_training(tokenizer, pairs):
     encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
 
@@ -183,6 +186,7 @@ def test_same_seed_gives_identical_training(tokenizer, pairs):
     assert losses() == losses()
 
 
+@pytest.mark.slow
 def test_bfloat16_fine_tuning_autocasts_and_learns(tokenizer, pairs):
     encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
     model = tiny_classifier(tokenizer)
@@ -213,6 +217,7 @@ class Killed(Exception):
     """Stands for the process being killed: nothing after it runs, only what is on disk survives."""
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_epoch_resumes_to_the_same_final_weights(tokenizer, pairs, tmp_path):
     encoded = encode(pairs, tokenizer, ["premise", "hypothesis"], max_length=64)
 

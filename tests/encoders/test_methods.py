@@ -53,12 +53,14 @@ def test_each_learning_rate_and_epochs_come_from_the_methods_own_settings(profil
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("config", [TINY, REAL], ids=["tiny", "roberta-large"])
+@pytest.mark.slow
 def test_every_methods_analytic_count_equals_pytorchs(config, variant):
     table = methods.method_table({**SETTINGS, **VARIANTS[variant]})
     for key, method in table.items():
         assert method.analytic_trainable(config) == models.count_parameters(method.on_meta_device(config)).trainable, key
 
 
+@pytest.mark.slow
 def test_trainable_rows_and_the_reference_counts_of_design_md():
     table = methods.method_table(SETTINGS)
     rows = {r["method"]: r for r in methods.trainable_rows(list(table.values()), {"tiny": TINY, "roberta-large": REAL})}
@@ -95,6 +97,7 @@ def recipe_for(model: str, tokenizer, folder, seed: int = 0) -> methods.Recipe:
                           fingerprint={"test": 1})
 
 
+@pytest.mark.slow
 def test_train_method_returns_plain_results_and_keeps_nothing_between_calls(small_task, tmp_path):
     model_source, tokenizer, train, held_out = small_task
     lora = dataclasses.replace(methods.method_table(SETTINGS)["lora"], lr=3e-3, epochs=1.0)
@@ -132,6 +135,7 @@ def test_each_freezing_leaves_exactly_its_parameters_trainable():
         methods.method_table({**SETTINGS, "top_layers_trained": 4})["top_layers"].on_meta_device(TINY)
 
 
+@pytest.mark.slow
 def test_the_course_report_set_up_moves_neither_head_nor_prompt(small_task, tmp_path):
     model_source, tokenizer, train, held_out = small_task
     table = methods.method_table(SETTINGS)

@@ -99,6 +99,7 @@ def test_text_keeps_its_pre_training_positions():
     assert seen[0].tolist() == [[2, 3, 4, 5]]
 
 
+@pytest.mark.slow
 def test_prefix_tuning_learns_a_simple_task():
     """A few steps on a separable toy task reduce the loss (the prefix and the head learn)."""
     model = prefixed_model()

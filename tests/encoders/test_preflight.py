@@ -9,6 +9,9 @@ from hwutils.core.profiles import profile_table
 from hwutils.encoders import methods, preflight
 from hwutils.encoders import parameters as analytic
 
+# builds roberta-large on the meta device for every method (seconds each): out of make test-fast
+pytestmark = pytest.mark.slow
+
 FULL = profile_table("02_roberta_mnli")["full"]
 
 

@@ -29,6 +29,7 @@ def test_datasets_reads_it_with_a_fraud_rate_near_the_real_one(folder):
     assert frame["Time"].is_monotonic_increasing and frame["Amount"].min() >= 0
 
 
+@pytest.mark.slow
 def test_no_single_column_finds_the_frauds_but_all_columns_together_do(folder):
     measured = fixtures.difficulty(folder)
     assert measured["best_single_column_average_precision"] < 0.15, measured

@@ -88,6 +88,7 @@ def test_training_computes_in_the_runs_precision(tmp_path):
     assert seen == {torch.bfloat16}
 
 
+@pytest.mark.slow
 def test_a_rerun_resumes_from_the_checkpoint_with_the_same_model(tmp_path):
     (x, y), (x_val, y_val) = separable(3000, 0), separable(1000, 1)
     data = Rebalanced(x, y, 1.0, 0)
@@ -100,6 +101,7 @@ def test_a_rerun_resumes_from_the_checkpoint_with_the_same_model(tmp_path):
     assert other.result.resumed_from_step == 0
 
 
+@pytest.mark.slow
 def test_an_interrupted_training_continues_exactly(tmp_path):
     """Stopped after its checkpoint at step 50 and rerun, training ends where an uninterrupted run ends."""
     (x, y), (x_val, y_val) = separable(3000, 0), separable(1000, 1)

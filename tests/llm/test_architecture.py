@@ -10,6 +10,7 @@ from hwutils.llm import architecture as arch
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"]
 
 
+@pytest.mark.slow
 def test_llama_3_8b_counts_match_the_meta_device_model():
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM

@@ -55,6 +55,7 @@ def test_findings_name_the_best_prompt_and_demonstration_copying():
     assert found["calibration_helped_accuracy"] == 1 and found["prompts"] == 2
 
 
+@pytest.mark.slow
 def test_evaluate_prompt_reads_the_tiny_llama_three_ways():
     import datasets
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -18,6 +18,7 @@ def test_nf4_weights_cost_about_half_a_byte_and_the_unquantised_layers_their_pre
     assert 0.53 < inference < training < 1.2  # embeddings and the output layer (13% of the weights) stay unquantised
 
 
+@pytest.mark.slow
 def test_every_workload_of_the_full_profile_fits_a_t4_and_trains_only_lora(full):
     workloads = {w.name: w for w in preflight.workloads(full)}
     sft = workloads["qlora_sft"]
@@ -28,6 +29,7 @@ def test_every_workload_of_the_full_profile_fits_a_t4_and_trains_only_lora(full)
     assert all(e.fits for e in estimates), [(e.workload, e.total / core_preflight.GIB) for e in estimates]
 
 
+@pytest.mark.slow
 def test_without_its_memory_savings_qlora_sft_would_not_fit_a_t4():
     values = {**profile_table(NAME)["full"], "per_device_batch_size": 16, "gradient_checkpointing": False,
               "optim": "adamw_torch", "full_tokens_per_example": 380}

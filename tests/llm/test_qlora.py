@@ -79,6 +79,7 @@ def test_classification_dataset_and_logged_losses():
     assert qlora.logged_losses(trainer) == [{"step": 5, "loss": 1.0}, {"step": 10, "loss": 0.5}]
 
 
+@pytest.mark.slow
 def test_an_interrupted_qlora_run_resumes_to_the_uninterrupted_result(random_llama, tmp_path):
     from transformers import Trainer, TrainerCallback
 

@@ -34,6 +34,7 @@ def lora_tensors_without_gradient(model) -> int:
     return sum(p.grad is None or not p.grad.abs().sum() for p in model.parameters() if p.requires_grad)
 
 
+@pytest.mark.slow
 def test_keeping_the_cpu_4bit_layout_keeps_every_lora_gradient(random_llama):
     model = with_lora(load_4bit(random_llama))  # load_quantized applies the fix
     assert lora_tensors_without_gradient(model) == 0

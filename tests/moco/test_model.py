@@ -43,6 +43,7 @@ def test_the_key_encoder_receives_no_gradients_and_the_query_encoder_does():
     assert all(p.grad is not None for p in moco.encoder_q.parameters())
 
 
+@pytest.mark.slow
 def test_with_momentum_one_the_key_encoder_never_changes():
     moco = tiny_moco(momentum=1.0)
     start = parameters(moco.encoder_k)
@@ -53,6 +54,7 @@ def test_with_momentum_one_the_key_encoder_never_changes():
     assert not all(torch.equal(a, b) for a, b in zip(start, parameters(moco.encoder_q)))  # the query encoder did learn
 
 
+@pytest.mark.slow
 def test_with_momentum_zero_the_key_encoder_equals_the_query_encoder_at_every_step():
     moco = tiny_moco(momentum=0.0)
     optimizer = torch.optim.SGD(moco.encoder_q.parameters(), lr=0.5)

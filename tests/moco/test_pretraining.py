@@ -29,6 +29,7 @@ def tiny_bench(tmp_path, precision: Precision) -> tuple[Bench, augment.TwoViews]
     return bench, augment.TwoViews.one_image_per_item(images, torch.arange(16), augmentation)
 
 
+@pytest.mark.slow
 def test_a_rerun_resumes_from_the_checkpoint_and_gives_the_same_results(tmp_path):
     bench, items = tiny_bench(tmp_path, choose_precision("cpu", "float32"))
     first = pretrain_and_evaluate(bench, "run", CONFIG, items, steps=6)
@@ -47,6 +48,7 @@ def test_other_settings_do_not_reuse_a_checkpoint(tmp_path):
     assert training.resumed_from_step == 0
 
 
+@pytest.mark.slow
 def test_the_half_precision_path_trains_with_autocast_and_loss_scaling(tmp_path):
     """The T4's branch (float16 autocast + GradScaler), run on the CPU."""
     bench, items = tiny_bench(tmp_path / "half", Precision("float16", "cpu", "test"))

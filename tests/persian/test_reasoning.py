@@ -63,6 +63,7 @@ def test_text_is_cut_at_a_blank_line_or_at_the_next_problem():
     assert reasoning.cut_at_stop("پاسخ: ۵ مسئله: بعدی") == "پاسخ: ۵ "
 
 
+@pytest.mark.slow
 def test_generation_is_greedy_or_seeded_sampling_and_counts_its_tokens(tiny_lm):
     model, tokenizer = tiny_lm
     prompts = [reasoning.build_prompt("cot_few_shot", p, PROBLEMS[2:]) for p in PROBLEMS[:2]]

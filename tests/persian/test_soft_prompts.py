@@ -95,6 +95,7 @@ def train(model, tokenizer, folder, steps=4, precision=None):
         logging_steps=1, seed=0, precision=precision or choose_precision("cpu", "float32"), device=torch.device("cpu"))
 
 
+@pytest.mark.slow
 def test_training_moves_the_prompt_and_logs_losses(smoke_settings, tiny_lm, tmp_path):
     _, tokenizer = tiny_lm
     base = AutoModelForCausalLM.from_pretrained(smoke_settings.model)
@@ -106,6 +107,7 @@ def test_training_moves_the_prompt_and_logs_losses(smoke_settings, tiny_lm, tmp_
     assert history.resumed_from_step == 0 and history.stats.steps == 4 and history.stats.samples == 16
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_from_its_checkpoint_to_the_same_prompt(smoke_settings, tiny_lm, tmp_path, monkeypatch):
     _, tokenizer = tiny_lm
 
@@ -150,6 +152,7 @@ def test_the_checkpoint_folder_depends_on_every_setting(tmp_path):
     assert one != soft_prompts.checkpoint_folder(tmp_path, "prompt_tuning_text", {"lr": 0.03, "steps": 150})
 
 
+@pytest.mark.slow
 def test_half_precision_training_keeps_the_prompt_in_float32(smoke_settings, tiny_lm, tmp_path):
     """The GPU path in bfloat16 (float16 needs a GPU): weights in half precision, autocast, a float32 prompt."""
     _, tokenizer = tiny_lm

@@ -138,6 +138,7 @@ def test_analytic_count_on_real_t5_small_and_gated_t5():
     assert "8 × [(512 + 512) × 36]" in lora.parameter_formula(t5_small, config)
 
 
+@pytest.mark.slow
 def test_save_then_load_into_a_fresh_model_gives_identical_logits(tmp_path):
     model = trained_lora_model()
     path = lora.save(model, tmp_path / "lora.pt")
@@ -150,6 +151,7 @@ def test_save_then_load_into_a_fresh_model_gives_identical_logits(tmp_path):
         assert torch.equal(fresh(**inputs()).logits, model(**inputs()).logits)
 
 
+@pytest.mark.slow
 def test_loading_a_file_of_another_method_or_model_configuration_fails_clearly(tmp_path):
     adapter_file = adapters.save(adapters.add_adapters(random_t5(), adapters.AdapterConfig(8)), tmp_path / "adapter.pt")
     with pytest.raises(DataError, match="holds 'adapter' weights, not 'lora' weights"):

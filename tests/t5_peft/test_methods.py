@@ -116,6 +116,7 @@ def test_unknown_method_fails_with_the_valid_ones(tokenizer):
         methods.method_table(settings, tokenizer, ["lora"])
 
 
+@pytest.mark.slow
 def test_the_benchmark_builds_the_notebooks_methods_from_the_settings_file():
     """benchmarks/t5_peft_cost.py times what the notebook trains: the same table, the full profile's values."""
     from hwutils.core.paths import PROJECT_ROOT

@@ -18,6 +18,7 @@ def test_one_workload_per_set_up_of_the_notebook(full, workloads):
     assert all(w.steps == full.max_steps and not w.autocast for w in workloads.values()), "float32, max_steps each"
 
 
+@pytest.mark.slow
 def test_each_workload_trains_what_its_method_trains_on_t5_small(full, workloads):
     config = preflight.reference_config(full)
     hyper = methods.HyperParameters.for_shapes(full)
@@ -36,6 +37,7 @@ def test_the_training_batch_is_the_full_profiles(full, workloads):
     assert batch["input_ids"].device.type == "meta"
 
 
+@pytest.mark.slow
 def test_full_finetuning_and_lora_fit_a_t4_in_float32(workloads):
     t4 = core_preflight.GPUS["t4"]
     full_ft, lora = (core_preflight.estimate(workloads[name], t4) for name in ("full_ft", "lora_scratch"))

@@ -109,6 +109,7 @@ def run_lora(folder, interrupt_at: int = 0):
         recipe.train_method(run, method, tokenizer, data)
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_to_the_same_model_and_a_finished_one_is_reused(lora_run, tmp_path):
     _, _, uninterrupted = lora_run
     folder = tmp_path / "interrupted"
@@ -128,6 +129,7 @@ def test_an_interrupted_run_resumes_to_the_same_model_and_a_finished_one_is_reus
     assert json.loads((folder / "results.json").read_text())["methods"]["lora_scratch"]["resumed_from_step"] == 6
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_other_settings_is_not_resumed(lora_run, tmp_path):
     folder = tmp_path / "changed"
     run_lora(folder, interrupt_at=5)

@@ -82,6 +82,7 @@ def test_scoring_reads_the_first_decoder_step(tokenizer):
     assert text2text.accuracy(model, split, ids, 0) == float(np.mean(predictions == np.array([0, 1])))
 
 
+@pytest.mark.slow
 def test_pretrained_fixture_learns_and_generate_check_agrees(tokenizer):
     """The fixture model, fine-tuned for a few steps on reviews, writes label words when generating."""
     from transformers import T5ForConditionalGeneration

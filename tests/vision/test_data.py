@@ -30,6 +30,7 @@ def full_fixture(images_folder):
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_loader_reads_the_image_folder_with_food101_splits_and_names(full_fixture):
     data = full_fixture
     n_train, n_test = (IMAGES_PER_CLASS[s] * len(FOOD_CLASSES) for s in ("train", "validation"))
@@ -48,6 +49,7 @@ def test_label_names_are_mapped_both_ways(full_fixture):
         label_maps(["a", "a"])
 
 
+@pytest.mark.slow
 def test_subsets_are_balanced_stratified_and_disjoint(images_folder):
     data = load_food101(images_folder, train_examples=200, validation_fraction=0.1, test_examples=100, seed=0)
     assert data.sizes() == {"train": 180, "validation": 20, "test": 100}
@@ -59,6 +61,7 @@ def test_subsets_are_balanced_stratified_and_disjoint(images_folder):
     assert not any(np.asarray(row["image"]).tobytes() in train_rows for row in data.validation)
 
 
+@pytest.mark.slow
 def test_subsets_are_seeded(images_folder):
     def labels(seed):
         data = load_food101(images_folder, train_examples=100, validation_fraction=0.2, test_examples=50, seed=seed)
@@ -68,6 +71,7 @@ def test_subsets_are_seeded(images_folder):
     assert labels(0) != labels(1)
 
 
+@pytest.mark.slow
 def test_loading_a_local_folder_leaves_datasets_progress_bars_as_they_were(images_folder):
     from datasets.utils import are_progress_bars_disabled
 
@@ -117,6 +121,7 @@ def test_tiny_vit_is_an_in21k_like_backbone_with_its_processor():
     assert model.classifier.out_features == len(FOOD_CLASSES)
 
 
+@pytest.mark.slow
 def test_tiny_vit_was_pre_trained_on_shapes_its_features_tell_shapes_apart_not_the_food_classes(full_fixture):
     """Nearest class mean on the [CLS] features of the food images: the pre-trained backbone tells
     the five shapes apart far above chance and above the same architecture at random

@@ -26,6 +26,7 @@ def test_one_per_device_batch_of_full_size_images_and_micro_batch_steps(full, wo
     assert not workloads["test_scoring"].training
 
 
+@pytest.mark.slow
 def test_every_method_fits_a_t4_in_float16(workloads):
     t4 = core_preflight.GPUS["t4"]
     estimates = {name: core_preflight.estimate(workload, t4) for name, workload in workloads.items()}

@@ -125,6 +125,7 @@ def train_tiny(run, data, callbacks=()):
     return trainer, trained
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_to_the_same_result_and_a_finished_one_is_reloaded(tmp_path):
     settings = dict(epochs=3, batch_size=6, eval_batch_size=6, logging_steps=1, gradient_accumulation_steps=1)
     data = tiny_image_data()
@@ -145,6 +146,7 @@ def test_an_interrupted_run_resumes_to_the_same_result_and_a_finished_one_is_rel
     assert again.state.best_metric == straight.state.best_metric
 
 
+@pytest.mark.slow
 def test_checkpoints_of_another_recipe_are_not_resumed(tmp_path):
     settings = dict(epochs=1, batch_size=6, eval_batch_size=6, logging_steps=1, gradient_accumulation_steps=1)
     data = tiny_image_data()
