@@ -9,6 +9,7 @@ outcome and the ``results.json`` it wrote.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,19 @@ def notebook_path(name: str) -> Path:
     matches = [p for p in discover_notebooks() if p.stem == name]
     assert matches, f"no notebook {name}"
     return matches[0]
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored_after_each_test():
+    """Each test leaves ``os.environ`` as it found it. Libraries write to it as a side effect
+    (``TrainingArguments(bf16=True)`` sets ``ACCELERATE_MIXED_PRECISION=bf16``), and a notebook
+    kernel started later by the same pytest worker inherits what is left: once, a float32 notebook
+    then trained under bf16 autocast and failed the same-seed check."""
+    saved = dict(os.environ)
+    yield
+    if dict(os.environ) != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ On a CPU, ``"bfloat16"`` is allowed: it is how the tests exercise the GPU's bf16
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from hwutils.core.errors import ConfigError
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 BF16_MIN_CAPABILITY = (8, 0)
+ACCELERATE_PRECISION_ENV = "ACCELERATE_MIXED_PRECISION"  # read by transformers and accelerate
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,15 @@ class Precision:
         return torch.amp.GradScaler(self.device_type, enabled=self.needs_loss_scaling)
 
     def trainer_flags(self) -> dict[str, bool]:
-        """``bf16`` / ``fp16`` arguments of ``transformers.TrainingArguments``."""
+        """``bf16`` / ``fp16`` arguments of ``transformers.TrainingArguments``, with the process's
+        ``ACCELERATE_MIXED_PRECISION`` set to match.
+
+        Why the variable: ``TrainingArguments(bf16=True)`` writes ``ACCELERATE_MIXED_PRECISION=bf16``
+        into ``os.environ``, and every later ``TrainingArguments`` of the process (and of any kernel
+        it starts) reads it back as its default, so a float32 ``Trainer`` built after a bf16 one
+        silently trains under bf16 autocast. Setting it here makes each ``Trainer`` use exactly
+        this precision."""
+        os.environ[ACCELERATE_PRECISION_ENV] = {"bfloat16": "bf16", "float16": "fp16"}.get(self.name, "no")
         return {"bf16": self.name == "bfloat16", "fp16": self.name == "float16"}
 
     def __str__(self) -> str:

@@ -51,3 +51,18 @@ def test_bfloat16_on_a_t4_fails_with_one_line(gpu):
         choose_precision(gpu(7, 5), "bfloat16")
     with pytest.raises(ConfigError, match="valid precisions"):
         choose_precision("cpu", "fp8")
+
+
+@pytest.mark.slow  # imports the Trainer: 5-18 s
+def test_a_float32_trainer_built_after_a_bf16_one_does_not_autocast(tmp_path, monkeypatch):
+    """``TrainingArguments(bf16=True)`` leaves ``ACCELERATE_MIXED_PRECISION=bf16`` in the process's
+    environment, and later ``TrainingArguments`` read it as their default: ``trainer_flags()`` sets
+    it to the run's own precision, so the second ``Trainer`` computes in float32."""
+    from transformers import Trainer, TrainingArguments
+
+    monkeypatch.setenv(precision_module.ACCELERATE_PRECISION_ENV, "no")  # restored after the test
+    common = {"use_cpu": True, "report_to": [], "save_strategy": "no"}
+    TrainingArguments(output_dir=str(tmp_path / "bf16"), **common, **choose_precision("cpu", "bfloat16").trainer_flags())
+    args = TrainingArguments(output_dir=str(tmp_path / "fp32"), **common, **choose_precision("cpu").trainer_flags())
+    trainer = Trainer(model=torch.nn.Linear(2, 2), args=args)
+    assert trainer.accelerator.mixed_precision == "no"
